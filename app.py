@@ -1,0 +1,648 @@
+"""Restoration studio: the Gradio app (UI only; every computation is in the ``restore`` package).
+
+Run ``python app.py`` and open http://127.0.0.1:7860. Tabs: Restore (drag in a photo, compare
+before/after with a slider), Playground (degrade a clean photo on purpose and see how well it is
+restored), Inside the model (what the NDR dictionary recognised) and About.
+
+Environment: ``RESTORE_MAX_MEGAPIXELS`` (default 40) caps the size of uploads;
+``GRADIO_ANALYTICS_ENABLED`` is off unless you turn it on.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import base64
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from restore import DEGRADATION_TYPES, Restorer, available_models, images, plots
+from restore.atlas import Atlas, load_atlas
+from restore.baselines import BASELINES, baseline_for
+from restore.degradations import DEGRADATIONS, degrade_image, random_spec, validate_spec
+from restore.inference import weights_dir
+from restore.metrics import psnr, ssim
+
+try:  # On a Hugging Face ZeroGPU Space this grants a GPU per call; elsewhere it is a no-op.
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+
+    def gpu(fn):  # noqa: D103
+        return fn
+
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = sorted(p for p in (ROOT / "assets" / "examples").glob("*") if p.suffix.lower() in {".jpg", ".png"})
+PLAYGROUND_SIDE = 768  # the playground works on a copy at most this large: it is for exploring
+ANALYSIS_SIDE = 512  # the activation plots are computed on a copy at most this large
+DOWNLOADS = Path(tempfile.mkdtemp(prefix="restore-studio-"))
+
+ImageInput = dict | str | np.ndarray | None  # handlers take the raw upload (preprocess=False)
+
+# --------------------------------------------------------------------------- models
+# One Restorer per model name, loaded on first use (main() loads them all at start-up) and then
+# only read: inference keeps no state between calls, so every session can share it.
+_MODELS: dict[str, Restorer] = {}
+_MODELS_LOCK = threading.Lock()
+MODEL_NAMES: list[str] = available_models()
+NO_MODEL = (
+    "No trained weights were found in `assets/weights/` (the training run has not shipped them yet), "
+    "so restoring is unavailable; the Playground's **Degrade** still works."
+)
+
+
+def get_model(name: str | None) -> Restorer:
+    """The shared restorer called ``name`` (loaded once), or a ``gr.Error`` that says why not."""
+    if not MODEL_NAMES:
+        raise gr.Error(NO_MODEL, title="No model available")
+    name = name or MODEL_NAMES[0]
+    if name not in MODEL_NAMES:
+        raise gr.Error(f"Unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
+    with _MODELS_LOCK:
+        if name not in _MODELS:
+            _MODELS[name] = Restorer.from_pretrained(name=name)
+        return _MODELS[name]
+
+
+def load_upload(image: ImageInput) -> np.ndarray:
+    """An upload (Gradio file payload, path or array) as HxWx3 uint8, or a ``gr.Error`` with the reason."""
+    if image is None:
+        raise gr.Error("Add an image first: drag and drop, paste, or pick an example.", title="No image")
+    source: Any = image
+    if isinstance(image, dict):
+        source = image.get("path")
+        url = image.get("url") or ""
+        if not source and url.startswith("data:"):
+            source = base64.b64decode(url.split(",", 1)[1])
+    try:
+        return images.load_image(source, max_megapixels=images.max_megapixels())
+    except images.ImageError as err:
+        raise gr.Error(str(err), title="Cannot use this image") from err
+
+
+def _png(img: np.ndarray, stem: str) -> str:
+    """Write a result for download (a fresh folder per call keeps names readable and unique)."""
+    folder = Path(tempfile.mkdtemp(dir=DOWNLOADS))
+    h, w = img.shape[:2]
+    return str(images.save_png(img, folder / f"{stem}_{w}x{h}.png"))
+
+
+def _progress_callback(progress: gr.Progress, tiles: list[int]):
+    def report(done: int, total: int) -> None:
+        tiles[:] = [total]
+        progress((done, total), desc="Restoring tiles", unit="tiles")
+
+    return report
+
+
+# --------------------------------------------------------------------------- restore tab
+
+
+@gpu
+def restore_image(
+    image: ImageInput,
+    model: str | None,
+    upscale: int = 1,
+    strength: float = 100,
+    tile: int = 0,
+    overlap: int = 32,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way of asking for progress)
+) -> tuple[tuple[np.ndarray, np.ndarray], str, str]:
+    """Restore one image. Returns ((before, after), PNG path of the full-resolution result, info)."""
+    img = load_upload(image)
+    r = get_model(model)
+    upscale = int(upscale)
+    h, w = img.shape[:2]
+    try:
+        images.check_megapixels(w * upscale, h * upscale, images.max_megapixels(), name=f"the {upscale}x result")
+    except images.ImageError as err:
+        raise gr.Error(f"{err} Choose a smaller upscale factor.", title="Too large") from err
+    tiles = [1]
+    start = time.perf_counter()
+    out = r.restore(
+        img,
+        upscale=upscale,
+        strength=float(strength) / 100.0,
+        tile=int(tile) or None,
+        overlap=int(overlap),
+        progress=_progress_callback(progress, tiles),
+    )
+    seconds = time.perf_counter() - start
+    before = img if upscale == 1 else images.resize_bicubic(img, out.shape[1], out.shape[0])
+    oh, ow = out.shape[:2]
+    info = (
+        f"**{r.name}** restored {w}x{h} → {ow}x{oh} ({ow * oh / 1e6:.2f} MP) in **{seconds:.2f} s**"
+        f" ({tiles[0]} tile{'s' if tiles[0] != 1 else ''}; strength {strength:.0f} %)."
+    )
+    return (before, out), _png(out, f"restored_{r.name}"), info
+
+
+@gpu
+def explain_image(image: ImageInput, model: str | None) -> tuple[Figure, Figure, Figure]:
+    """Detected degradations, per-scale atom weights and the dominant-atom map for one image."""
+    img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
+    a = get_model(model).analyze(img)
+    first = a.activations[0]
+    return (
+        plots.probability_bars(a.probabilities),
+        plots.atom_weights([s.pooled for s in a.activations], [s.level for s in a.activations]),
+        plots.dominant_atoms(img, first.map, level=first.level),
+    )
+
+
+@gpu
+def compare_models(
+    image: ImageInput,
+    upscale: int = 1,
+    strength: float = 100,
+    tile: int = 0,
+    overlap: int = 32,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008
+) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+    """Every available model on one image: the first two share the slider (first left)."""
+    img = load_upload(image)
+    lines, outs = [], []
+    for name in MODEL_NAMES or [None]:
+        start = time.perf_counter()
+        r = get_model(name)
+        out = r.restore(
+            img,
+            upscale=int(upscale),
+            strength=float(strength) / 100.0,
+            tile=int(tile) or None,
+            overlap=int(overlap),
+            progress=_progress_callback(progress, [1]),
+        )
+        outs.append(out)
+        lines.append(f"- **{name}**: {time.perf_counter() - start:.2f} s")
+    if len(outs) == 1:
+        before = img if int(upscale) == 1 else images.resize_bicubic(img, outs[0].shape[1], outs[0].shape[0])
+        outs.insert(0, before)
+        lines.append(
+            f"- Only **{MODEL_NAMES[0]}** has weights: **dfpir is not available yet**, so the slider shows "
+            "the input (left) against it (right)."
+        )
+    return (outs[0], outs[1]), "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- playground
+
+CONTROLS: list[tuple[str, str | None]] = []  # (type, param) per control; param None = the type's checkbox
+
+
+def recipe_from_controls(*values: float | bool) -> dict[str, dict[str, float]]:
+    """The playground's checkboxes and sliders (in ``CONTROLS`` order) as a degradation recipe."""
+    enabled = {t for (t, p), v in zip(CONTROLS, values, strict=True) if p is None and v}
+    recipe: dict[str, dict[str, float]] = {t: {} for t in DEGRADATION_TYPES if t in enabled}
+    for (t, p), v in zip(CONTROLS, values, strict=True):
+        if p is not None and t in enabled:
+            recipe[t][p] = float(v)
+    return recipe
+
+
+def recipe_for_seed(seed: float | None) -> list[Any]:
+    """A random recipe drawn from ``seed``, as values for every control in ``CONTROLS`` order, then the recipe."""
+    spec = random_spec(torch.Generator().manual_seed(int(seed or 0)))
+    values: list[Any] = []
+    for t, p in CONTROLS:
+        if p is None:
+            values.append(t in spec)
+        else:
+            values.append(spec[t][p] if t in spec else DEGRADATIONS[t].param(p).default)
+    return [*values, spec]
+
+
+def random_degradation() -> list[Any]:
+    """A fresh seed (shown, so the draw can be repeated) and the random recipe it gives."""
+    seed = int(np.random.default_rng().integers(0, 1_000_000))
+    return [seed, *recipe_for_seed(seed)]
+
+
+def _clean_and_degraded(image: ImageInput, recipe: dict | None, seed: float | None) -> tuple[np.ndarray, np.ndarray]:
+    clean = images.fit_within(load_upload(image), PLAYGROUND_SIDE)
+    try:
+        spec = validate_spec(recipe or {})
+    except (ValueError, KeyError) as err:
+        raise gr.Error(f"Invalid degradation recipe: {err}", title="Invalid recipe") from err
+    if not spec:
+        raise gr.Error("Tick at least one degradation (or press Random degradation).", title="Nothing to do")
+    return clean, degrade_image(clean, spec, seed=int(seed or 0))
+
+
+def _score_row(label: str, img: np.ndarray, clean: np.ndarray, ref: float | None = None) -> str:
+    value = psnr(img, clean)
+    gain = "" if ref is None else f"{value - ref:+.2f}"
+    return f"| {label} | {value:.2f} | {ssim(img, clean):.4f} | {gain} |"
+
+
+def degrade(
+    image: ImageInput, recipe: dict | None, seed: float | None = 0
+) -> tuple[tuple[np.ndarray, np.ndarray], str]:
+    """Degrade a clean photo with a recipe ``{type: {param: value}}``; returns ((clean, degraded), metrics)."""
+    clean, degraded = _clean_and_degraded(image, recipe, seed)
+    table = "| image | PSNR (dB) | SSIM | |\n|---|---|---|---|\n" + _score_row("degraded vs clean", degraded, clean)
+    return (clean, degraded), table
+
+
+@gpu
+def degrade_and_restore(
+    image: ImageInput,
+    recipe: dict | None,
+    seed: float | None,
+    model: str | None,
+    progress: gr.Progress = gr.Progress(),  # noqa: B008
+) -> tuple[Any, ...]:
+    """Degrade, restore and score: the three images, a degraded/restored slider, metrics, detection."""
+    clean, degraded = _clean_and_degraded(image, recipe, seed)
+    r = get_model(model)
+    restored = r.restore(degraded, progress=_progress_callback(progress, [1]))
+    probs = r.analyze(degraded).probabilities
+    true_types = list(validate_spec(recipe or {}))
+    ranked = sorted(true_types, key=lambda t: -probs.get(t, 0.0))
+    base = psnr(degraded, clean)
+    rows = [_score_row("degraded input", degraded, clean), _score_row(f"restored ({r.name})", restored, clean, base)]
+    name = baseline_for(ranked)
+    if name is not None:
+        b = BASELINES[name]
+        rows.append(_score_row(f"classical: {b.label}", b(degraded), clean, base))
+    else:
+        rows.append(f"| classical | no classical method for {', '.join(true_types)} | | |")
+    detected = [t for t in DEGRADATION_TYPES if probs.get(t, 0.0) >= 0.5]
+    metrics = "\n".join(
+        [
+            "| vs clean | PSNR (dB) | SSIM | gain (dB) |",
+            "|---|---|---|---|",
+            *rows,
+            "",
+            f"**True:** {', '.join(true_types)} · **detected (p ≥ 0.5):** {', '.join(detected) or 'none'}",
+        ]
+    )
+    views = {"clean": clean, "degraded": degraded, "restored": restored}
+    return (
+        clean,
+        degraded,
+        restored,
+        (degraded, restored),
+        metrics,
+        plots.probability_bars(probs, true_types),
+        views,
+    )
+
+
+def compare_with(use_clean: bool, views: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The playground slider: restored against the degraded input, or against the clean photo."""
+    if not views:
+        return None
+    return (views["clean"] if use_clean else views["degraded"], views["restored"])
+
+
+# --------------------------------------------------------------------------- inside the model
+
+
+def _atlas(model: str | None) -> Atlas | None:
+    return load_atlas(model) if model else None
+
+
+def atlas_figures(model: str | None) -> tuple[Figure | None, Figure | None, str]:
+    """The dictionary atlas heatmaps and the atom similarity matrix for ``model``."""
+    atlas = _atlas(model)
+    if atlas is None:
+        return None, None, f"No atlas for {model or 'this model'}: run `python -m restore.atlas --model {model}`."
+    note = (
+        ""
+        if atlas.matches(weights_dir() / f"{model}.safetensors")
+        else " **The atlas is older than the weights: regenerate it.**"
+    )
+    return (
+        plots.atlas_heatmaps(atlas.mean_activation, atlas.types, atlas.levels),
+        plots.similarity_matrix(atlas.similarity),
+        f"Atlas of {atlas.samples_per_type} synthesised samples per degradation type.{note}",
+    )
+
+
+@gpu
+def analyze(image: ImageInput, model: str | None) -> tuple[dict[str, float], Figure | None, Figure, Figure]:
+    """Blind analysis: degradation probabilities, the image in the atlas' PCA, and its activations."""
+    img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
+    r = get_model(model)
+    a = r.analyze(img)
+    atlas = _atlas(r.name)
+    pca = None
+    if atlas is not None:
+        pca = plots.pca_scatter(
+            atlas.points, atlas.sample_types, explained=atlas.explained, star=atlas.project(a.pooled_vector)
+        )
+    first = a.activations[0]
+    return (
+        dict(a.probabilities),
+        pca,
+        plots.atom_weights([s.pooled for s in a.activations], [s.level for s in a.activations]),
+        plots.dominant_atoms(img, first.map, level=first.level),
+    )
+
+
+@gpu
+def redegrade(image: ImageInput, model: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Restore the input, then let NDR-Degrad re-synthesise its degradation on the result."""
+    img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
+    r = get_model(model)
+    if not r.has_redegrader:
+        raise gr.Error(f"{r.name} has no NDR-Degrad network, so it cannot re-synthesise degradations.")
+    restored = r.restore(img)
+    again = r.redegrade(restored, img)
+    score = f"PSNR between the real input and the re-synthesised one: **{psnr(again, img):.2f} dB** "
+    score += "(higher = the queried NDR features describe this degradation better)."
+    return img, restored, again, score
+
+
+# --------------------------------------------------------------------------- about
+
+
+def training_sources() -> str:
+    """A Markdown table of the training photographs' packages and licences (from the manifest)."""
+    manifest = json.loads((ROOT / "restore" / "photos_manifest.json").read_text())
+    rows: dict[str, dict[str, Any]] = {}
+    for photo in manifest["photos"]:
+        row = rows.setdefault(photo["package"], {"n": 0, "val": 0, "licences": set()})
+        row["n"] += 1
+        row["val"] += photo.get("split") == "validation"
+        row["licences"].add(photo["license"])
+    lines = ["| Debian package | photos (validation) | licences |", "|---|---|---|"]
+    for package, row in sorted(rows.items()):
+        version = manifest["packages"].get(package, {}).get("version", "")
+        lines.append(f"| `{package}` {version} | {row['n']} ({row['val']}) | {', '.join(sorted(row['licences']))} |")
+    return "\n".join(lines)
+
+
+def about_markdown() -> str:
+    """The model card: the methods, the training data, the limits and the API."""
+    evaluation = ROOT / "assets" / "evaluation.md"
+    table = (
+        evaluation.read_text()
+        if evaluation.is_file()
+        else "Run `python -m restore.evaluate`; the README shows the table."
+    )
+    return ABOUT.format(
+        models=", ".join(f"`{m}`" for m in MODEL_NAMES) or "none yet (no weights shipped)",
+        sources=training_sources(),
+        evaluation=table,
+        limit=images.max_megapixels(),
+    )
+
+
+ABOUT = """
+## What this is
+A studio for **all-in-one image restoration**: one network removes noise, rain, haze, blur, low
+resolution and low light without being told which. Models in this app: {models}.
+
+- **NDR-Restore** — Yao et al., *Neural Degradation Representation Learning for All-In-One Image
+  Restoration*, IEEE Transactions on Image Processing 2024, [arXiv:2310.12848](https://arxiv.org/abs/2310.12848).
+  A learned dictionary of 32 *degradation atoms* (the NDR); at three scales the network asks which atoms
+  explain the image (the activations shown in this app) and injects the answer into the restoration.
+- **DFPIR** — Tian et al., *Degradation-Aware Feature Perturbation for All-in-One Image Restoration*,
+  CVPR 2025, [arXiv:2505.12630](https://arxiv.org/abs/2505.12630). Perturbs features per degradation type
+  (channel permutations, sparse attention) so one set of weights routes differently per task; made blind
+  here with our degradation estimator.
+
+Both are re-implemented in this repository at a CPU-friendly size and trained from scratch here.
+
+## Training data
+Only synthetic degradations (`restore/degradations.py`) of 38 photographs from Debian's wallpaper
+packages (35 for training, 3 for validation; the example photos are crops of validation photos):
+
+{sources}
+
+## Evaluation
+{evaluation}
+
+## Known limits
+- Trained on synthetic degradations only: real rain, real low-light sensor noise, JPEG artefacts or
+  lens flare can differ from what the model has seen.
+- A small network: fine texture is often smoothed, strong blur and 4x low resolution are only partly undone,
+  and mixtures of three degradations are hard. The Playground shows where it breaks.
+- Upscaling is bicubic followed by restoration, not a dedicated super-resolution network.
+- Uploads above {limit:g} megapixels are refused (set `RESTORE_MAX_MEGAPIXELS`); large images are
+  processed in tiles, never silently downscaled. The Playground and the analysis plots work on a copy
+  at most {playground} px on the long side.
+
+## API
+```python
+from gradio_client import Client, handle_file
+
+client = Client("http://127.0.0.1:7860/")
+(before, after), png, info = client.predict(
+    handle_file("photo.jpg"), "ndr-restore", 1, 100, 0, 32, api_name="/restore"
+)  # image, model, upscale, strength %, tile (0 = auto), overlap
+slider, metrics = client.predict(
+    handle_file("clean.png"), {{"noise": {{"sigma": 25}}, "haze": {{"beta": 1.2}}}}, 0, api_name="/degrade"
+)  # image, recipe {{type: {{parameter: value}}}}, seed
+probabilities, *plots = client.predict(handle_file("photo.jpg"), "ndr-restore", api_name="/analyze")
+```
+""".replace("{playground}", str(PLAYGROUND_SIDE))
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _image_input(label: str) -> gr.Image:
+    return gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=320)
+
+
+with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
+    gr.Markdown(
+        "# Restoration studio\nOne small network removes noise, rain, haze, blur, low resolution and low light "
+        "without being told which."
+    )
+    with gr.Tab("Restore", id="restore"):
+        if not MODEL_NAMES:
+            gr.Markdown(f"⚠️ {NO_MODEL}")
+        with gr.Row():
+            with gr.Column(scale=1):
+                r_image = _image_input("Your photo")
+                r_model = gr.Dropdown(MODEL_NAMES, value=(MODEL_NAMES or [None])[0], label="Model")
+                r_upscale = gr.Radio([("1x", 1), ("2x", 2), ("4x", 4)], value=1, label="Upscale")
+                r_strength = gr.Slider(0, 100, value=100, step=1, label="Strength (%) — blends with the input")
+                with gr.Accordion("Advanced", open=False):
+                    r_tile = gr.Dropdown(
+                        [("auto", 0), ("128", 128), ("256", 256), ("512", 512), ("1024", 1024)],
+                        value=0,
+                        label="Tile size (px)",
+                    )
+                    r_overlap = gr.Slider(0, 128, value=32, step=8, label="Tile overlap (px)")
+                r_button = gr.Button("Restore", variant="primary", elem_id="restore-button")
+            with gr.Column(scale=2):
+                r_slider = gr.ImageSlider(label="Before / after", format="png", elem_id="restore-slider")
+                r_info = gr.Markdown()
+                r_file = gr.File(label="Full-resolution PNG")
+        with gr.Row():
+            r_probs = gr.Plot(label="Detected degradations")
+            r_weights = gr.Plot(label="NDR activations per scale")
+        r_map = gr.Plot(label="Where the dominant atoms fire")
+        with gr.Accordion("Compare models", open=False):
+            c_button = gr.Button("Run every available model on this photo")
+            c_slider = gr.ImageSlider(label="First model (left) / second model (right)", format="png")
+            c_info = gr.Markdown()
+        restore_inputs = [r_image, r_model, r_upscale, r_strength, r_tile, r_overlap]
+        restore_outputs = [r_slider, r_file, r_info]
+        r_event = r_button.click(
+            restore_image, restore_inputs, restore_outputs, api_name="restore", preprocess=False, concurrency_id="model"
+        )
+        r_event.success(
+            explain_image,
+            [r_image, r_model],
+            [r_probs, r_weights, r_map],
+            preprocess=False,
+            api_visibility="private",
+            concurrency_id="model",
+        )
+        c_button.click(
+            compare_models,
+            [r_image, r_upscale, r_strength, r_tile, r_overlap],
+            [c_slider, c_info],
+            api_name="compare",
+            preprocess=False,
+            concurrency_id="model",
+        )
+        if EXAMPLES and MODEL_NAMES:
+            examples = gr.Examples(
+                [[str(p), MODEL_NAMES[0], 1, 100, 0, 32] for p in EXAMPLES[:3]],
+                restore_inputs,
+                restore_outputs,
+                fn=restore_image,
+                cache_examples=True,
+                cache_mode="lazy",  # computed on first click, so start-up stays fast
+                preprocess=False,
+            )
+            examples.cache_event.then(
+                explain_image,
+                [r_image, r_model],
+                [r_probs, r_weights, r_map],
+                preprocess=False,
+                api_visibility="private",
+            )
+
+    with gr.Tab("Playground", id="playground"):
+        gr.Markdown("Degrade a clean photo on purpose, restore it, and see how close the result gets.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                p_image = _image_input("Clean photo")
+                if EXAMPLES:
+                    gr.Examples([[str(p)] for p in EXAMPLES], [p_image], label="Clean examples")
+                with gr.Row():
+                    p_seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
+                    p_random = gr.Button("Random degradation")
+                controls: list[gr.components.Component] = []
+                for name, deg in DEGRADATIONS.items():
+                    with gr.Accordion(name, open=name == "noise"):
+                        controls.append(gr.Checkbox(value=name == "noise", label=f"{name}: {deg.doc}"))
+                        CONTROLS.append((name, None))
+                        for prm in deg.params:
+                            controls.append(
+                                gr.Slider(prm.low, prm.high, value=prm.default, step=prm.step, label=prm.label)
+                            )
+                            CONTROLS.append((name, prm.name))
+                p_recipe = gr.JSON(value={"noise": {"sigma": 25.0, "signal": 0.0}}, label="Recipe")
+                with gr.Row():
+                    p_degrade = gr.Button("Degrade")
+                    p_both = gr.Button("Degrade and restore", variant="primary")
+            with gr.Column(scale=2):
+                p_slider = gr.ImageSlider(label="Compare", format="png")
+                p_vs_clean = gr.Checkbox(label="Compare restored with the clean photo (instead of the degraded one)")
+                p_metrics = gr.Markdown()
+                with gr.Row():
+                    p_clean = gr.Image(label="Clean", format="png", interactive=False)
+                    p_degraded = gr.Image(label="Degraded", format="png", interactive=False)
+                    p_restored = gr.Image(label="Restored", format="png", interactive=False)
+                p_detected = gr.Plot(label="Detected vs true degradations")
+                p_views = gr.State()
+        fast = {"queue": False, "api_visibility": "private"}
+        p_random.click(random_degradation, None, [p_seed, *controls, p_recipe], **fast)
+        p_degrade.click(recipe_from_controls, controls, p_recipe, **fast).then(
+            degrade, [p_image, p_recipe, p_seed], [p_slider, p_metrics], api_name="degrade", preprocess=False
+        )
+        p_both.click(recipe_from_controls, controls, p_recipe, **fast).then(
+            degrade_and_restore,
+            [p_image, p_recipe, p_seed, r_model],
+            [p_clean, p_degraded, p_restored, p_slider, p_metrics, p_detected, p_views],
+            api_visibility="undocumented",
+            preprocess=False,
+            concurrency_id="model",
+        )
+        p_vs_clean.change(compare_with, [p_vs_clean, p_views], p_slider, api_visibility="private")
+
+    with gr.Tab("Inside the model", id="inside"):
+        default = (MODEL_NAMES or [None])[0]
+        heat, sim, note = atlas_figures(default)
+        i_model = gr.Dropdown(MODEL_NAMES, value=default, label="Model")
+        i_note = gr.Markdown(note)
+        with gr.Row():
+            i_heat = gr.Plot(heat, label="Dictionary atlas")
+            i_sim = gr.Plot(sim, label="Atom similarity")
+        i_model.change(atlas_figures, i_model, [i_heat, i_sim, i_note], api_visibility="private")
+        gr.Markdown("### Your image in the dictionary")
+        with gr.Row():
+            with gr.Column(scale=1):
+                i_image = _image_input("Photo to analyse")
+                if EXAMPLES:
+                    gr.Examples([[str(p)] for p in EXAMPLES], [i_image])
+                i_button = gr.Button("Analyze", variant="primary")
+                i_probs = gr.Label(label="Detected degradations", num_top_classes=len(DEGRADATION_TYPES))
+            with gr.Column(scale=2):
+                i_pca = gr.Plot(label="Where it falls among the atlas samples (star)")
+                i_weights = gr.Plot(label="Atom weights per scale")
+                i_map = gr.Plot(label="Dominant atoms")
+        i_button.click(
+            analyze,
+            [i_image, i_model],
+            [i_probs, i_pca, i_weights, i_map],
+            api_name="analyze",
+            preprocess=False,
+            concurrency_id="model",
+        )
+        gr.Markdown("### Re-degradation: can the dictionary describe the degradation well enough to redo it?")
+        d_button = gr.Button("Re-synthesise this photo's degradation")
+        with gr.Row():
+            d_real = gr.Image(label="Real input", format="png", interactive=False)
+            d_restored = gr.Image(label="Restored", format="png", interactive=False)
+            d_again = gr.Image(label="Re-synthesised by NDR-Degrad", format="png", interactive=False)
+        d_score = gr.Markdown()
+        d_button.click(
+            redegrade,
+            [i_image, i_model],
+            [d_real, d_restored, d_again, d_score],
+            api_visibility="private",
+            preprocess=False,
+            concurrency_id="model",
+        )
+
+    with gr.Tab("About", id="about"):
+        gr.Markdown(about_markdown())
+
+# Two CPU cores: one restoration already uses both, so model events run one at a time (they share
+# concurrency_id "model"); up to 16 requests wait in line, beyond that users are told the queue is full
+# instead of waiting minutes.
+demo.queue(max_size=16, default_concurrency_limit=1)
+
+
+def main() -> int:
+    for name in MODEL_NAMES:  # load every model once, before the first request
+        get_model(name)
+    demo.launch()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

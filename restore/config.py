@@ -1,0 +1,237 @@
+"""Typed configs: model presets and the training recipe.
+
+Configs are frozen dataclasses whose defaults are the shipped recipe; YAML files override only
+what differs, and unknown keys raise with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a restoration network (NDR-Restore, DFPIR or the plain backbone).
+
+    Attributes:
+        arch: "ndr" (NDR-Restore), "dfpir", or "plain" (backbone only, the no-NDR ablation).
+        block: backbone block, "restormer" (MDTA + GDFN, the papers') or "resconv" (two dense
+            3x3 convolutions with a residual: much faster on CPUs).
+        width: channels at level 1; level l has ``width * mults[l]``.
+        mults: channel multipliers of the 4 levels.
+        enc_blocks: blocks in encoder levels 1-3; ``latent_blocks`` at level 4.
+        dec_blocks: blocks in decoder levels 3, 2, 1 (deepest first).
+        refine_blocks: refinement blocks at full resolution after the decoder.
+        wide_top: the top decoder level keeps the concatenated 2x width (Restormer) instead of
+            reducing it with a 1x1 convolution (cheaper).
+        heads: attention heads per level (restormer blocks only).
+        ffn_expansion: feed-forward expansion (restormer blocks only).
+        unshuffle: pixel-unshuffle factor applied to the input (1 = none); the network then works
+            at 1/unshuffle resolution and pixel-shuffles its output back.
+        atoms, atom_dim: size of the NDR dictionary D (atoms x dims).
+        query_dim: channels of the queried degradation feature E.
+        cp_rank: rank R of the CP gate.
+        injection: "di" (Degradation Injection), "concat" (DQ output concatenated, an ablation).
+        cp_gate: use the low-rank CP gate inside DI (False: identity gate, an ablation).
+        di_residual: add the un-modulated skip back after DI (trains more stably).
+        degrad_width: width of the NDR-Degrad auxiliary network.
+        keep_ratio: DFPIR: share of attention logits kept per row.
+        alpha_init: DFPIR: initial output scale of the perturbed attention.
+        perm_seed: DFPIR: seed of the per-type channel permutations.
+        estimator_hidden: hidden units of the degradation estimator head.
+    """
+
+    arch: str = "ndr"
+    block: str = "resconv"
+    width: int = 48
+    mults: tuple[int, ...] = (1, 2, 3, 3)
+    enc_blocks: tuple[int, ...] = (2, 2, 1)
+    latent_blocks: int = 1
+    dec_blocks: tuple[int, ...] = (1, 2, 2)
+    refine_blocks: int = 0
+    wide_top: bool = False
+    heads: tuple[int, ...] = (1, 2, 4, 8)
+    ffn_expansion: float = 2.66
+    unshuffle: int = 4
+    atoms: int = 32
+    atom_dim: int = 128
+    query_dim: int = 64
+    cp_rank: int = 16
+    injection: str = "di"
+    cp_gate: bool = True
+    di_residual: bool = True
+    degrad_width: int = 24
+    keep_ratio: float = 0.9
+    alpha_init: float = 0.2
+    perm_seed: int = 0
+    estimator_hidden: int = 64
+
+    def __post_init__(self) -> None:
+        choices = {"arch": ("ndr", "dfpir", "plain"), "block": ("restormer", "resconv"), "injection": ("di", "concat")}
+        for key, valid in choices.items():
+            if getattr(self, key) not in valid:
+                raise ValueError(f"{key}={getattr(self, key)!r} is not one of {valid}")
+        if len(self.mults) != 4 or len(self.enc_blocks) != 3 or len(self.dec_blocks) != 3 or len(self.heads) != 4:
+            raise ValueError("mults and heads need 4 entries, enc_blocks and dec_blocks 3")
+        if not 0 < self.keep_ratio <= 1:
+            raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio}")
+
+    @property
+    def multiple(self) -> int:
+        """Input sides are padded to a multiple of this (three 2x downsamplings + unshuffle)."""
+        return 8 * self.unshuffle
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe (defaults: the shipped `small` run on a CPU).
+
+    Attributes:
+        model: preset name or a full ModelConfig (YAML: a preset name plus ``model_overrides``).
+        patch: training patch side (px). batch: patches per step.
+        steps: optimiser steps; warmup: linear warm-up steps; lr / min_lr: cosine schedule ends.
+        weight_decay, grad_clip: AdamW decay and gradient-norm clip.
+        degrad_weight: lambda of the re-degradation L1; estimator_weight: the estimator's BCE.
+        alternate: alternate restoration and degradation updates (paper text) instead of one
+            joint step (public code).
+        p_mixture, p_clean: the sampler's mix (see ``restore.degradations.sample``).
+        predicted_label_fraction: DFPIR: share of samples routed by the estimator's prediction
+            instead of the true label, so the network tolerates estimator mistakes.
+        val_every, save_every, log_every: intervals in steps.
+        val_size: side of the centre crops used for validation.
+        seed: seeds crops, synthesis and init.
+        threads: torch CPU threads (0 = torch's default).
+        compile: wrap the model in torch.compile (CUDA).
+    """
+
+    model: str = "ndr-small"
+    model_overrides: tuple[tuple[str, Any], ...] = ()
+    patch: int = 96
+    batch: int = 8
+    steps: int = 6000
+    warmup: int = 200
+    lr: float = 1e-3
+    min_lr: float = 2e-5
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.5
+    degrad_weight: float = 1.0
+    estimator_weight: float = 0.1
+    alternate: bool = False
+    p_mixture: float = 0.25
+    p_clean: float = 0.02
+    predicted_label_fraction: float = 0.2
+    val_every: int = 500
+    save_every: int = 250
+    log_every: int = 25
+    val_size: int = 256
+    seed: int = 0
+    threads: int = 0
+    compile: bool = False
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # The paper's dimensions: Restormer blocks, width 48, [4, 6, 6, 8] / [6, 6, 4], 3 refinement.
+    "ndr-paper": ModelConfig(
+        arch="ndr",
+        block="restormer",
+        width=48,
+        mults=(1, 2, 4, 8),
+        enc_blocks=(4, 6, 6),
+        latent_blocks=8,
+        dec_blocks=(6, 6, 4),
+        refine_blocks=3,
+        wide_top=True,
+        heads=(1, 2, 4, 6),
+        unshuffle=1,
+        degrad_width=48,
+    ),
+    "ndr-small": ModelConfig(),
+    "ndr-tiny": ModelConfig(
+        width=8,
+        mults=(1, 2, 2, 2),
+        enc_blocks=(1, 1, 1),
+        dec_blocks=(1, 1, 1),
+        unshuffle=2,
+        degrad_width=8,
+        estimator_hidden=16,
+    ),
+    "dfpir-paper": ModelConfig(
+        arch="dfpir",
+        block="restormer",
+        width=48,
+        mults=(1, 2, 4, 8),
+        enc_blocks=(4, 6, 6),
+        latent_blocks=8,
+        dec_blocks=(6, 6, 4),
+        refine_blocks=4,
+        wide_top=True,
+        heads=(1, 2, 4, 8),
+        unshuffle=1,
+    ),
+    "dfpir-small": ModelConfig(arch="dfpir", heads=(1, 1, 2, 2)),
+    "dfpir-tiny": ModelConfig(
+        arch="dfpir",
+        width=8,
+        mults=(1, 2, 2, 2),
+        enc_blocks=(1, 1, 1),
+        dec_blocks=(1, 1, 1),
+        unshuffle=2,
+        heads=(1, 1, 1, 1),
+        estimator_hidden=16,
+    ),
+    "plain-small": ModelConfig(arch="plain"),
+    "plain-tiny": ModelConfig(
+        arch="plain", width=8, mults=(1, 2, 2, 2), enc_blocks=(1, 1, 1), dec_blocks=(1, 1, 1), unshuffle=2
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> ModelConfig:
+    """A named preset, optionally with some fields replaced."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    return replace_checked(PRESETS[name], overrides)
+
+
+def replace_checked(obj: T, overrides: dict[str, Any]) -> T:
+    """``dataclasses.replace`` that names the valid keys when one is unknown; lists become tuples."""
+    valid = {f.name for f in fields(obj)}  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise KeyError(f"unknown config keys {unknown}; valid: {sorted(valid)}")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return dataclasses.replace(obj, **clean)  # type: ignore[type-var]
+
+
+def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
+    """Read a YAML training config (only keys that differ from the defaults)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of config keys")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(data.get("model_overrides"), dict):
+        data["model_overrides"] = tuple(sorted(data["model_overrides"].items()))
+    return replace_checked(TrainConfig(), data)
+
+
+def model_config(train: TrainConfig) -> ModelConfig:
+    """The ModelConfig a TrainConfig asks for."""
+    return preset(train.model, **dict(train.model_overrides))
+
+
+def to_json(cfg: Any) -> str:
+    return json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+
+
+def model_config_from_json(text: str) -> ModelConfig:
+    return replace_checked(ModelConfig(), json.loads(text))

@@ -1,0 +1,601 @@
+"""Synthetic degradations: the single source of truth for training, the playground and tests.
+
+Every degradation is a batched torch function on ``(B, 3, H, W)`` float tensors in ``[0, 1]``
+that runs on any device and draws randomness only from an explicit ``torch.Generator``. Its
+parameters are named, with ranges the app turns into sliders. Parameters may be Python floats
+(one value for the whole batch) or ``(B,)`` tensors (one value per sample, as in training).
+
+Mixtures are applied in a fixed physical order (:data:`ORDER`): the scene is hazed first (haze
+is part of what the camera looks at), rain streaks fall between the scene and the lens, camera
+shake then blurs everything including the rain, the sensor samples it (low resolution), a dim
+exposure darkens it (low light), and sensor noise comes last because it is added at read-out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+DEGRADATION_TYPES: tuple[str, ...] = ("noise", "rain", "haze", "blur", "lowres", "lowlight")
+ORDER: tuple[str, ...] = ("haze", "rain", "blur", "lowres", "lowlight", "noise")
+
+ParamValue = float | Tensor
+
+
+@dataclass(frozen=True)
+class Param:
+    """One named parameter of a degradation.
+
+    Attributes:
+        name: keyword of the degradation function.
+        low, high: the full range offered in the app (and accepted by the function).
+        default: the value the app shows first.
+        step: slider step.
+        train: the range the training sampler draws from (a sub-range of ``low..high``).
+        label: a short human label.
+    """
+
+    name: str
+    low: float
+    high: float
+    default: float
+    step: float
+    train: tuple[float, float]
+    label: str
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """A registered degradation: its function, parameters and how severity is measured."""
+
+    name: str
+    fn: Callable[..., Tensor]
+    params: tuple[Param, ...]
+    severity: Callable[[Mapping[str, Tensor]], Tensor]
+    doc: str
+
+    def defaults(self) -> dict[str, float]:
+        return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.name} has no parameter {name!r}; valid: {[p.name for p in self.params]}")
+
+
+@dataclass
+class Degraded:
+    """Result of :func:`degrade` / :func:`sample`.
+
+    Attributes:
+        image: ``(B, 3, H, W)`` float in ``[0, 1]``.
+        labels: ``(B, 6)`` float multi-hot over :data:`DEGRADATION_TYPES`.
+        severity: ``(B, 6)`` float in ``[0, 1]`` (0 where a type is absent).
+        params: per type, the parameters used (each a ``(B,)`` tensor).
+        extras: side information, e.g. ``"blur_kernel"``: ``(B, K, K)`` kernels.
+    """
+
+    image: Tensor
+    labels: Tensor
+    severity: Tensor
+    params: dict[str, dict[str, Tensor]] = field(default_factory=dict)
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+    def names(self, index: int = 0) -> list[str]:
+        """Types present in sample ``index``, in :data:`DEGRADATION_TYPES` order."""
+        return [t for i, t in enumerate(DEGRADATION_TYPES) if self.labels[index, i] > 0.5]
+
+
+def _batch(v: ParamValue, x: Tensor) -> Tensor:
+    """A parameter as a ``(B,)`` float tensor on ``x``'s device."""
+    b = x.shape[0]
+    if isinstance(v, Tensor):
+        v = v.to(device=x.device, dtype=x.dtype).flatten()
+        return v.expand(b) if v.numel() == 1 else v
+    return torch.full((b,), float(v), device=x.device, dtype=x.dtype)
+
+
+def _rand(shape: tuple[int, ...], g: torch.Generator, x: Tensor) -> Tensor:
+    return torch.rand(shape, generator=g, device=x.device, dtype=x.dtype)
+
+
+def _randn(shape: tuple[int, ...], g: torch.Generator, x: Tensor) -> Tensor:
+    return torch.randn(shape, generator=g, device=x.device, dtype=x.dtype)
+
+
+def _conv_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
+    """Convolve each sample with its own kernel (same kernel for all channels).
+
+    Args:
+        x: ``(B, C, H, W)``.
+        kernels: ``(B, K, K)`` with odd K.
+    """
+    b, c, h, w = x.shape
+    k = kernels.shape[-1]
+    pad = k // 2
+    mode = "reflect" if pad < min(h, w) else "replicate"
+    xp = F.pad(x, (pad, pad, pad, pad), mode=mode)
+    weight = kernels.to(x.dtype).repeat_interleave(c, dim=0).unsqueeze(1)  # (B*C, 1, K, K)
+    out = F.conv2d(xp.reshape(1, b * c, h + 2 * pad, w + 2 * pad), weight, groups=b * c)
+    return out.reshape(b, c, h, w)
+
+
+def _smooth_field(b: int, h: int, w: int, cells: int, g: torch.Generator, x: Tensor) -> Tensor:
+    """Smooth random field ``(B, 1, H, W)`` in roughly ``[-1, 1]`` (bicubic-upsampled noise)."""
+    coarse = _rand((b, 1, cells, cells), g, x) * 2 - 1
+    return F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).clamp(-1.5, 1.5)
+
+
+# --------------------------------------------------------------------------- noise
+
+
+def noise(x: Tensor, generator: torch.Generator, *, sigma: ParamValue = 25.0, signal: ParamValue = 0.0) -> Tensor:
+    """Additive Gaussian noise with an optional signal-dependent (Poisson-Gaussian) part.
+
+    The variance is ``(sigma / 255)^2 + signal * x``: ``sigma`` is the read noise on the 0-255
+    scale, ``signal`` the shot-noise gain (variance per unit of brightness).
+    """
+    s = _batch(sigma, x).view(-1, 1, 1, 1) / 255.0
+    k = _batch(signal, x).view(-1, 1, 1, 1)
+    std = torch.sqrt(s**2 + k * x.clamp(min=0))
+    return (x + std * _randn(tuple(x.shape), generator, x)).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- rain
+
+
+def _line_kernels(length: Tensor, angle_deg: Tensor, width: Tensor, size: int) -> Tensor:
+    """Anti-aliased line kernels ``(B, size, size)`` normalised to a peak of 1 along the line."""
+    r = torch.arange(size, device=length.device, dtype=length.dtype) - size // 2
+    yy, xx = torch.meshgrid(r, r, indexing="ij")
+    a = torch.deg2rad(angle_deg).view(-1, 1, 1)
+    # Angle 0 is vertical; positive angles lean the top to the right.
+    along = xx * torch.sin(a) - yy * torch.cos(a)
+    across = xx * torch.cos(a) + yy * torch.sin(a)
+    half = (length / 2).view(-1, 1, 1)
+    w = width.view(-1, 1, 1).clamp(min=0.3)
+    body = torch.sigmoid((half - along.abs()) * 2.0)
+    profile = torch.exp(-0.5 * (across / w) ** 2)
+    k = body * profile
+    return k / k.sum(dim=(-1, -2), keepdim=True).clamp(min=1e-8)
+
+
+def rain(
+    x: Tensor,
+    generator: torch.Generator,
+    *,
+    density: ParamValue = 0.5,
+    length: ParamValue = 20.0,
+    angle: ParamValue = 10.0,
+    width: ParamValue = 1.0,
+    brightness: ParamValue = 0.8,
+) -> Tensor:
+    """Rain streaks in the style of Rain100L, added like light (screen blend), not pasted.
+
+    Random drops (``density`` in 0-1 scales how many) are smeared along a direction ``angle``
+    degrees from vertical (each image jitters it by a few degrees) into streaks ``length`` px
+    long and ``width`` px wide, then screen-blended with peak ``brightness``.
+    """
+    b, _, h, w = x.shape
+    dens = _batch(density, x)
+    length_t = _batch(length, x).clamp(min=1.0)
+    angle_t = _batch(angle, x) + (_rand((b,), generator, x) - 0.5) * 6.0
+    width_t = _batch(width, x)
+    bright = _batch(brightness, x).view(-1, 1, 1, 1)
+    # Drop probability per pixel: up to ~2 % so long streaks overlap only at high density.
+    p = (dens * 0.02).view(-1, 1, 1, 1)
+    drops = (_rand((b, 1, h, w), generator, x) < p).to(x.dtype)
+    drops = drops * (0.5 + 0.5 * _rand((b, 1, h, w), generator, x))
+    size = int(2 * math.ceil(float(length_t.max()) / 2) + 3) | 1
+    kernels = _line_kernels(length_t, angle_t, width_t, size)
+    streaks = _conv_per_sample(drops, kernels)
+    # A streak of unit drop spreads over ~length*width pixels; rescale so its peak is ~1.
+    streaks = streaks * (length_t * width_t.clamp(min=0.5) * 1.2).view(-1, 1, 1, 1)
+    streaks = (streaks.clamp(0, 1) * bright).expand_as(x)
+    return (x + streaks - x * streaks).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- haze
+
+
+def depth_map(x: Tensor, generator: torch.Generator, *, cue: float = 0.3) -> Tensor:
+    """Synthetic relative depth ``(B, 1, H, W)`` in ``[0, 1]`` (1 = far).
+
+    Far at the top (a ground plane seen from eye level), plus smooth random structure, plus an
+    optional image cue: blurred brightness, because bright smooth regions are often sky.
+    """
+    b, _, h, w = x.shape
+    rows = torch.linspace(1.0, 0.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1)
+    d = rows.expand(b, 1, h, w) * 0.7 + 0.15 * _smooth_field(b, h, w, 4, generator, x)
+    if cue > 0:
+        lum = x.mean(dim=1, keepdim=True)
+        small = F.interpolate(lum, size=(max(h // 16, 2), max(w // 16, 2)), mode="area")
+        lum = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+        d = d + cue * (lum - lum.mean(dim=(2, 3), keepdim=True))
+    lo = d.amin(dim=(2, 3), keepdim=True)
+    hi = d.amax(dim=(2, 3), keepdim=True)
+    return (d - lo) / (hi - lo).clamp(min=1e-6)
+
+
+def haze(x: Tensor, generator: torch.Generator, *, beta: ParamValue = 1.5, airlight: ParamValue = 0.85) -> Tensor:
+    """Atmospheric scattering ``I = J t + A (1 - t)``, ``t = exp(-beta * depth)``.
+
+    ``beta`` is the scattering coefficient over the scene's depth range (0 = clear) and
+    ``airlight`` the brightness of the near grey-white atmospheric light (tinted slightly per image).
+    """
+    b = x.shape[0]
+    d = depth_map(x, generator)
+    beta_t = _batch(beta, x).view(-1, 1, 1, 1)
+    t = torch.exp(-beta_t * (0.2 + d))
+    tint = 1.0 + (_rand((b, 3, 1, 1), generator, x) - 0.5) * 0.06
+    a = (_batch(airlight, x).view(-1, 1, 1, 1) * tint).clamp(0, 1)
+    hazy = x * t + a * (1 - t)
+    # beta = 0 must be the identity: the 0.2 offset only matters when there is haze.
+    return torch.where(beta_t > 0, hazy, x).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- blur
+
+
+def motion_kernels(
+    length: ParamValue,
+    generator: torch.Generator,
+    *,
+    batch: int,
+    device: torch.device | str = "cpu",
+    shake: ParamValue = 0.5,
+    size: int | None = None,
+) -> Tensor:
+    """Random camera-shake kernels ``(B, K, K)`` (sum 1) from random-walk trajectories.
+
+    The camera position follows a random walk with momentum (``shake`` in 0-1 sets how much
+    the direction wanders: 0 is a straight line); the path is scaled to ``length`` px and
+    splatted bilinearly onto the kernel grid.
+    """
+    ref = torch.empty(batch, device=device)
+    length_t = _batch(length, ref).clamp(min=0.0)
+    shake_t = _batch(shake, ref)
+    k = size or int(2 * math.ceil(float(length_t.max()) / 2) + 3) | 1
+    steps = 64
+    angle0 = _rand((batch, 1), generator, ref) * 2 * math.pi
+    turns = _randn((batch, steps), generator, ref) * shake_t.view(-1, 1) * 0.6
+    # Momentum: the heading integrates the turns, so the path bends smoothly.
+    heading = angle0 + torch.cumsum(turns, dim=1)
+    speed = 0.5 + _rand((batch, steps), generator, ref)
+    pos = torch.cumsum(torch.stack([torch.cos(heading), torch.sin(heading)], -1) * speed.unsqueeze(-1), dim=1)
+    pos = pos - pos.mean(dim=1, keepdim=True)
+    extent = (pos.amax(dim=1) - pos.amin(dim=1)).norm(dim=-1).clamp(min=1e-6)
+    pos = pos * ((length_t - 1).clamp(min=0) / extent).view(-1, 1, 1) + k // 2  # (B, steps, 2) in px
+    kern = torch.zeros(batch, k * k, device=ref.device, dtype=ref.dtype)
+    x0 = pos[..., 0].floor().clamp(0, k - 2)
+    y0 = pos[..., 1].floor().clamp(0, k - 2)
+    fx = (pos[..., 0] - x0).clamp(0, 1)
+    fy = (pos[..., 1] - y0).clamp(0, 1)
+    for dy, dx, wgt in ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy), (1, 1, fx * fy)):
+        idx = ((y0 + dy) * k + (x0 + dx)).long()
+        kern.scatter_add_(1, idx, wgt)
+    kern = kern.view(batch, k, k)
+    return kern / kern.sum(dim=(-1, -2), keepdim=True)
+
+
+def blur(
+    x: Tensor,
+    generator: torch.Generator,
+    *,
+    length: ParamValue = 15.0,
+    shake: ParamValue = 0.5,
+    kernel: Tensor | None = None,
+) -> Tensor:
+    """Camera-shake blur along a random trajectory ``length`` px long (0 = sharp).
+
+    Pass ``kernel`` (``(B, K, K)`` or ``(K, K)``) to blur with a known kernel instead.
+    """
+    if kernel is None:
+        kernel = motion_kernels(length, generator, batch=x.shape[0], device=x.device, shake=shake)
+    if kernel.dim() == 2:
+        kernel = kernel.expand(x.shape[0], -1, -1)
+    out = _conv_per_sample(x, kernel.to(x.device))
+    sharp = _batch(length, x).view(-1, 1, 1, 1) < 1.0
+    return torch.where(sharp, x, out).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- low resolution
+
+
+def downscale(x: Tensor, factor: float) -> Tensor:
+    """Antialiased bicubic downscaling by ``factor`` (output size rounded, at least 1 px)."""
+    h, w = x.shape[-2:]
+    size = (max(1, round(h / factor)), max(1, round(w / factor)))
+    return F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def upscale(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bicubic upscaling to ``size`` (H, W)."""
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def lowres(x: Tensor, generator: torch.Generator, *, scale: ParamValue = 2.0) -> Tensor:
+    """Bicubic (antialiased) down by ``scale`` then bicubic back up to the original size.
+
+    Samples with different scales are processed in groups; ``scale`` <= 1 is the identity.
+    """
+    del generator  # deterministic; kept for the uniform signature
+    s = _batch(scale, x)
+    out = x.clone()
+    for value in torch.unique(s).tolist():
+        if value <= 1.0:
+            continue
+        idx = (s == value).nonzero().flatten()
+        out[idx] = upscale(downscale(x[idx], value), tuple(x.shape[-2:]))
+    return out
+
+
+# --------------------------------------------------------------------------- low light
+
+
+def lowlight(
+    x: Tensor, generator: torch.Generator, *, gain: ParamValue = 0.25, gamma: ParamValue = 1.6, noise: ParamValue = 6.0
+) -> Tensor:
+    """A dim exposure: ``gain * x^gamma`` plus sensor noise that is strongest in relative terms.
+
+    ``gain`` is the exposure (1 = normal), ``gamma`` > 1 crushes the shadows, and ``noise`` is
+    the read-noise sigma on the 0-255 scale; shot noise grows with the (dim) signal.
+    """
+    g_ = _batch(gain, x).view(-1, 1, 1, 1)
+    gm = _batch(gamma, x).view(-1, 1, 1, 1)
+    s = _batch(noise, x).view(-1, 1, 1, 1) / 255.0
+    dark = g_ * x.clamp(min=0) ** gm
+    std = torch.sqrt(s**2 + (s * 0.5) * dark)
+    return (dark + std * _randn(tuple(x.shape), generator, x)).clamp(0, 1)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def _norm(v: Tensor, lo: float, hi: float) -> Tensor:
+    return ((v - lo) / (hi - lo)).clamp(0, 1)
+
+
+DEGRADATIONS: dict[str, Degradation] = {
+    "noise": Degradation(
+        "noise",
+        noise,
+        (
+            Param("sigma", 0, 60, 25, 1, (5, 55), "Noise sigma (0-255)"),
+            Param("signal", 0, 0.02, 0, 0.001, (0, 0.01), "Signal-dependent part"),
+        ),
+        lambda p: _norm(p["sigma"], 0, 60),
+        "Gaussian sensor noise (optionally Poisson-Gaussian).",
+    ),
+    "rain": Degradation(
+        "rain",
+        rain,
+        (
+            Param("density", 0, 1, 0.5, 0.05, (0.2, 1.0), "Density"),
+            Param("length", 4, 40, 20, 1, (8, 36), "Streak length (px)"),
+            Param("angle", -30, 30, 8, 1, (-20, 20), "Angle from vertical (deg)"),
+            Param("width", 0.5, 2.5, 1.0, 0.1, (0.6, 1.6), "Streak width (px)"),
+            Param("brightness", 0, 1, 0.8, 0.05, (0.5, 0.95), "Brightness"),
+        ),
+        lambda p: _norm(p["density"] * p["brightness"], 0, 1),
+        "Rain streaks, blended like light.",
+    ),
+    "haze": Degradation(
+        "haze",
+        haze,
+        (
+            Param("beta", 0, 3, 1.5, 0.1, (0.6, 2.6), "Haze density (beta)"),
+            Param("airlight", 0.6, 1.0, 0.85, 0.01, (0.7, 1.0), "Airlight"),
+        ),
+        lambda p: _norm(p["beta"], 0, 3),
+        "Atmospheric scattering with a synthetic depth map.",
+    ),
+    "blur": Degradation(
+        "blur",
+        blur,
+        (
+            Param("length", 0, 31, 15, 1, (5, 25), "Shake length (px)"),
+            Param("shake", 0, 1, 0.5, 0.05, (0.0, 1.0), "Trajectory wander"),
+        ),
+        lambda p: _norm(p["length"], 0, 31),
+        "Camera-shake blur along a random trajectory.",
+    ),
+    "lowres": Degradation(
+        "lowres",
+        lowres,
+        (Param("scale", 1, 4, 2, 1, (2, 4), "Downscale factor"),),
+        lambda p: _norm(p["scale"], 1, 4),
+        "Bicubic down by 2-4 and back up.",
+    ),
+    "lowlight": Degradation(
+        "lowlight",
+        lowlight,
+        (
+            Param("gain", 0.05, 1, 0.25, 0.01, (0.08, 0.45), "Exposure gain"),
+            Param("gamma", 1, 3, 1.6, 0.05, (1.0, 2.2), "Gamma"),
+            Param("noise", 0, 20, 6, 0.5, (1, 12), "Sensor noise sigma"),
+        ),
+        lambda p: 1 - _norm(p["gain"], 0.05, 1),
+        "A dim exposure with sensor noise.",
+    ),
+}
+
+
+def validate_spec(spec: Mapping[str, Mapping[str, ParamValue]]) -> dict[str, dict[str, ParamValue]]:
+    """Check a mixture spec ``{type: {param: value}}``; fill defaults; raise on unknown names."""
+    out: dict[str, dict[str, ParamValue]] = {}
+    for name, params in spec.items():
+        if name not in DEGRADATIONS:
+            raise ValueError(f"unknown degradation {name!r}; valid: {', '.join(DEGRADATION_TYPES)}")
+        d = DEGRADATIONS[name]
+        full: dict[str, ParamValue] = d.defaults()
+        for key, value in (params or {}).items():
+            p = d.param(key)
+            if not isinstance(value, Tensor) and not (p.low <= float(value) <= p.high):
+                raise ValueError(f"{name}.{key}={value} is outside its range [{p.low}, {p.high}]")
+            full[key] = value
+        out[name] = full
+    return out
+
+
+def degrade(
+    x: Tensor,
+    spec: Mapping[str, Mapping[str, ParamValue]],
+    *,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Degraded:
+    """Apply a mixture of degradations in the physical :data:`ORDER`.
+
+    Args:
+        x: ``(B, 3, H, W)`` float in ``[0, 1]``, any device.
+        spec: ``{type: {param: value}}``; missing parameters take their defaults.
+        seed: seeds a fresh generator on ``x``'s device (ignored if ``generator`` is given).
+        generator: the random source; same seed, same image.
+
+    Returns:
+        :class:`Degraded` with the image, labels, severities, parameters and extras.
+    """
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected a (B, 3, H, W) tensor, got shape {tuple(x.shape)}")
+    spec = validate_spec(spec)
+    if generator is None:
+        generator = torch.Generator(device=x.device)
+        generator.manual_seed(0 if seed is None else int(seed))
+    b = x.shape[0]
+    y = x.clamp(0, 1)
+    labels = torch.zeros(b, len(DEGRADATION_TYPES), device=x.device)
+    severity = torch.zeros_like(labels)
+    params: dict[str, dict[str, Tensor]] = {}
+    extras: dict[str, Tensor] = {}
+    for name in ORDER:
+        if name not in spec:
+            continue
+        d = DEGRADATIONS[name]
+        p = {k: _batch(v, y) for k, v in spec[name].items()}
+        if name == "blur":
+            extras["blur_kernel"] = motion_kernels(p["length"], generator, batch=b, device=y.device, shake=p["shake"])
+            y = blur(y, generator, length=p["length"], kernel=extras["blur_kernel"])
+        else:
+            y = d.fn(y, generator, **p)
+        i = DEGRADATION_TYPES.index(name)
+        labels[:, i] = 1.0
+        severity[:, i] = d.severity(p).to(labels.dtype)
+        params[name] = p
+    return Degraded(y, labels, severity, params, extras)
+
+
+def random_spec(
+    generator: torch.Generator, *, max_types: int = 3, p_mixture: float = 0.3
+) -> dict[str, dict[str, float]]:
+    """Draw one random mixture spec (for "surprise me" buttons and tests).
+
+    A single type with probability ``1 - p_mixture``, else 2..``max_types`` types; parameters
+    uniform in each parameter's training range.
+    """
+    u = torch.rand((), generator=generator).item()
+    n = 1 if u >= p_mixture or max_types < 2 else int(torch.randint(2, max_types + 1, (), generator=generator))
+    order = torch.randperm(len(DEGRADATION_TYPES), generator=generator)[:n].tolist()
+    spec: dict[str, dict[str, float]] = {}
+    for i in sorted(order):
+        d = DEGRADATIONS[DEGRADATION_TYPES[i]]
+        values = {}
+        for p in d.params:
+            lo, hi = p.train
+            v = lo + (hi - lo) * torch.rand((), generator=generator).item()
+            values[p.name] = round(v) if p.step >= 1 else round(v, 4)
+        spec[d.name] = values
+    return spec
+
+
+# Mixtures used in training: pairs that happen together in real photos, plus a few triples.
+TRAIN_MIXTURES: tuple[tuple[str, ...], ...] = (
+    ("lowlight", "noise"),
+    ("haze", "noise"),
+    ("rain", "haze"),
+    ("blur", "noise"),
+    ("lowres", "noise"),
+    ("rain", "noise"),
+    ("haze", "lowlight"),
+    ("blur", "lowres"),
+    ("rain", "haze", "noise"),
+    ("haze", "blur", "noise"),
+)
+
+
+def sample(x: Tensor, generator: torch.Generator, *, p_mixture: float = 0.25, p_clean: float = 0.02) -> Degraded:
+    """Degrade a training batch with random types and severities, one draw per sample.
+
+    The mix: with probability ``p_clean`` a sample stays clean (the network must leave clean
+    photos alone), with ``p_mixture`` it gets one of :data:`TRAIN_MIXTURES` (uniformly), and
+    otherwise exactly one type, the six balanced. Parameters are uniform in each parameter's
+    training range, except the low-resolution factor, drawn from {2, 3, 4}.
+
+    Args:
+        x: ``(B, 3, H, W)`` clean patches in ``[0, 1]`` on the training device.
+        generator: on ``x``'s device.
+    """
+    b = x.shape[0]
+    dev = x.device
+    u = torch.rand(b, generator=generator, device=dev)
+    single = torch.randint(0, len(DEGRADATION_TYPES), (b,), generator=generator, device=dev)
+    mix = torch.randint(0, len(TRAIN_MIXTURES), (b,), generator=generator, device=dev)
+    active = torch.zeros(b, len(DEGRADATION_TYPES), dtype=torch.bool, device=dev)
+    active[torch.arange(b, device=dev), single] = True
+    mix_table = torch.zeros(len(TRAIN_MIXTURES), len(DEGRADATION_TYPES), dtype=torch.bool, device=dev)
+    for m, names in enumerate(TRAIN_MIXTURES):
+        for n in names:
+            mix_table[m, DEGRADATION_TYPES.index(n)] = True
+    is_mix = u < p_mixture
+    active[is_mix] = mix_table[mix[is_mix]]
+    active[u > 1 - p_clean] = False
+
+    y = x.clamp(0, 1).clone()
+    labels = active.float()
+    severity = torch.zeros(b, len(DEGRADATION_TYPES), device=dev)
+    params: dict[str, dict[str, Tensor]] = {}
+    for name in ORDER:
+        i = DEGRADATION_TYPES.index(name)
+        idx = active[:, i].nonzero().flatten()
+        if idx.numel() == 0:
+            continue
+        d = DEGRADATIONS[name]
+        sub = y[idx]
+        p = {}
+        for prm in d.params:
+            lo, hi = prm.train
+            p[prm.name] = lo + (hi - lo) * torch.rand(idx.numel(), generator=generator, device=dev)
+        if name == "lowres":
+            p["scale"] = torch.randint(2, 5, (idx.numel(),), generator=generator, device=dev).float()
+        y[idx] = d.fn(sub, generator, **p)
+        severity[idx, i] = d.severity(p).to(severity.dtype)
+        params[name] = p
+    return Degraded(y, labels, severity, params)
+
+
+def degrade_image(img: np.ndarray, spec: Mapping[str, Mapping[str, ParamValue]], *, seed: int = 0) -> np.ndarray:
+    """Degrade one ``HxWx3`` uint8 RGB image on the CPU; returns uint8 RGB of the same size."""
+    x = to_tensor(img)
+    return to_uint8(degrade(x, spec, seed=seed).image)
+
+
+def to_tensor(img: np.ndarray) -> Tensor:
+    """``HxWx3`` uint8 RGB -> ``(1, 3, H, W)`` float32 in ``[0, 1]``."""
+    arr = np.ascontiguousarray(img)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {arr.dtype} {arr.shape}")
+    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+
+
+def to_uint8(x: Tensor) -> np.ndarray:
+    """``(1, 3, H, W)`` or ``(3, H, W)`` float in ``[0, 1]`` -> ``HxWx3`` uint8 (rounded)."""
+    if x.dim() == 4:
+        x = x[0]
+    return x.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()

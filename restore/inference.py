@@ -1,0 +1,344 @@
+"""The public inference API: :class:`Restorer` (load, pad, tile with blended overlaps, upscale,
+strength, analyze). Inference keeps no state between calls and runs under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from restore.config import ModelConfig
+from restore.degradations import DEGRADATION_TYPES
+from restore.images import to_rgb_uint8
+from restore.models import build_degrad, build_model, count_parameters
+from restore.models.dfpir import routing_weights
+from restore.weights import WEIGHTS_DIR, WeightsError, load_weights, read_config, read_metadata
+
+log = logging.getLogger(__name__)
+
+#: Shipped model names, in the order the app offers them.
+MODEL_NAMES: tuple[str, ...] = ("ndr-restore", "dfpir")
+#: Images up to this many pixels are restored in one piece when ``tile`` is None.
+WHOLE_IMAGE_PIXELS = 1536 * 1536
+#: Tile side used when tiling automatically.
+AUTO_TILE = 768
+#: Longest side at which :meth:`Restorer.analyze` looks at an image (a global view is enough).
+ANALYZE_SIDE = 512
+
+ProgressFn = Callable[[int, int], None]
+
+
+def weights_dir() -> Path:
+    """Where shipped weights live: ``$RESTORE_WEIGHTS_DIR`` or ``assets/weights``."""
+    return Path(os.environ.get("RESTORE_WEIGHTS_DIR", WEIGHTS_DIR))
+
+
+def available_models(directory: Path | None = None) -> list[str]:
+    """Names of the models whose weights are present (known names first)."""
+    d = directory or weights_dir()
+    found = {p.stem for p in d.glob("*.safetensors") if not p.stem.endswith("-degrad")} if d.is_dir() else set()
+    return [n for n in MODEL_NAMES if n in found] + sorted(found - set(MODEL_NAMES))
+
+
+@dataclass(frozen=True)
+class ScaleActivation:
+    """NDR activations at one encoder scale.
+
+    Attributes:
+        level: 1 (finest) to 3.
+        map: ``(h, w, K)`` float32, softmax over the K atoms per pixel (sums to 1).
+        pooled: ``(K,)`` float32, the map's mean over pixels.
+    """
+
+    level: int
+    map: np.ndarray
+    pooled: np.ndarray
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What a model recognised in an image.
+
+    Attributes:
+        probabilities: type -> probability (independent sigmoids: several can be high).
+        activations: per-scale NDR activations (empty for models without a dictionary).
+        pooled_vector: all scales' pooled activations concatenated, ``(3K,)`` (empty if none).
+        size: ``(H, W)`` at which the model looked.
+    """
+
+    probabilities: dict[str, float]
+    activations: list[ScaleActivation]
+    pooled_vector: np.ndarray
+    size: tuple[int, int]
+
+    def detected(self, threshold: float = 0.5) -> list[str]:
+        """Types above ``threshold``, most likely first."""
+        items = sorted(self.probabilities.items(), key=lambda kv: -kv[1])
+        return [k for k, v in items if v >= threshold]
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets covering ``[0, length)`` with tiles of ``tile`` px overlapping by ``overlap``."""
+    if length <= tile:
+        return [0]
+    stride = max(1, tile - overlap)
+    return list(range(0, length - tile, stride)) + [length - tile]
+
+
+def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
+    """1-D blending weights: linear ramps over ``overlap`` px at inner tile edges."""
+    w = np.ones(length, dtype=np.float32)
+    if overlap > 0:
+        r = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+        n = min(overlap, length)
+        if not at_start:
+            w[:n] = np.minimum(w[:n], r[:n])
+        if not at_end:
+            w[-n:] = np.minimum(w[-n:], r[:n][::-1])
+    return w
+
+
+def _rgb(img: np.ndarray | object) -> np.ndarray:
+    return to_rgb_uint8(img)
+
+
+class Restorer:
+    """A loaded restoration model with the product's inference behaviour.
+
+    Create with :meth:`from_pretrained` (shipped weights) or :meth:`from_config` (random
+    weights, for tests). Holds no per-call state, so one instance can serve many requests.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: ModelConfig,
+        *,
+        name: str,
+        device: torch.device | str = "cpu",
+        degrad: nn.Module | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.config = config
+        self.name = name
+        self.metadata = metadata or {}
+        self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)
+        self.degrad = degrad.eval().to(self.device) if degrad is not None else None
+        self.num_parameters = count_parameters(self.model)
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_pretrained(
+        cls, name: str = "ndr-restore", device: str | torch.device | None = None, directory: Path | None = None
+    ) -> Restorer:
+        """Load shipped weights strictly (``NAME.safetensors`` and, if present, ``NAME-degrad``).
+
+        Raises:
+            ValueError: unknown model name (the message lists the available ones).
+            WeightsError: the file is missing, corrupt or does not match its config.
+        """
+        d = directory or weights_dir()
+        path = d / f"{name}.safetensors"
+        if not path.is_file():
+            avail = available_models(d)
+            if name not in MODEL_NAMES:
+                raise ValueError(f"unknown model {name!r}; available: {', '.join(avail) or 'none'}")
+            raise WeightsError(
+                f"weights for {name!r} not found at {path}; available: {', '.join(avail) or 'none'} "
+                f"(train and export them with `python -m restore.train ... --export RUN --name {name}`)"
+            )
+        config = read_config(path)
+        model = load_weights(build_model(config), path)
+        degrad = None
+        dpath = d / f"{name}-degrad.safetensors"
+        if config.arch == "ndr" and dpath.is_file():
+            degrad = load_weights(build_degrad(config), dpath)
+        return cls(
+            model, config, name=name, device=device or _default_device(), degrad=degrad, metadata=read_metadata(path)
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: ModelConfig, *, name: str = "custom", device: str | torch.device = "cpu", seed: int = 0
+    ) -> Restorer:
+        """A model with seeded random weights (tests, benchmarks of untrained presets)."""
+        torch.manual_seed(seed)
+        degrad = build_degrad(config) if config.arch == "ndr" else None
+        return cls(build_model(config), config, name=name, device=device, degrad=degrad)
+
+    @property
+    def has_redegrader(self) -> bool:
+        return self.degrad is not None
+
+    def dictionary(self) -> np.ndarray:
+        """The NDR dictionary ``(K, d)`` float32 (raises for models without one)."""
+        d = getattr(self.model, "dictionary", None)
+        if d is None:
+            raise NotImplementedError(f"model {self.name!r} ({self.config.arch}) has no NDR dictionary")
+        return d.detach().float().cpu().numpy()
+
+    # ----------------------------------------------------------------- helpers
+    def _tensor(self, img: np.ndarray) -> Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(img)).to(self.device)
+        x = x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _routing(self, img: np.ndarray, task: Sequence[str] | str | None, routing: str) -> Tensor | None:
+        """DFPIR's type weights ``(1, 6)`` for a whole image, decided once for all tiles."""
+        if self.config.arch != "dfpir":
+            return None
+        if task is not None:
+            names = (task,) if isinstance(task, str) else tuple(task)
+            bad = [t for t in names if t not in DEGRADATION_TYPES]
+            if bad:
+                raise ValueError(f"unknown degradation type(s) {bad}; valid: {', '.join(DEGRADATION_TYPES)}")
+            hot = torch.tensor([[1.0 if t in names else 0.0 for t in DEGRADATION_TYPES]], device=self.device)
+            return routing_weights(hot, "blend")
+        probs = torch.tensor([list(self.analyze(img).probabilities.values())], device=self.device)
+        return routing_weights(probs, routing)
+
+    def _run(self, x: Tensor, weights: Tensor | None) -> Tensor:
+        kw = {"weights": weights} if weights is not None else {}
+        y, _ = self.model(x, **kw)
+        return y.clamp_(0, 1)
+
+    # ----------------------------------------------------------------- public API
+    @torch.inference_mode()
+    def restore(
+        self,
+        img: np.ndarray | object,
+        *,
+        upscale: int = 1,
+        strength: float = 1.0,
+        tile: int | None = None,
+        overlap: int = 32,
+        progress: ProgressFn | None = None,
+        task: Sequence[str] | str | None = None,
+        routing: str = "blend",
+    ) -> np.ndarray:
+        """Restore an image.
+
+        Args:
+            img: ``HxWx3`` uint8 RGB numpy array or PIL image (RGBA, grayscale etc. are converted).
+            upscale: 1, 2, 3 or 4: bicubic to ``upscale`` x the size, then restore.
+            strength: 0..1, blend of the restored image with the (upscaled) input.
+            tile: tile side in px (of the upscaled image); None picks one from the image size.
+            overlap: overlap of neighbouring tiles, blended with linear ramps.
+            progress: called as ``progress(done_tiles, total_tiles)``.
+            task: DFPIR only: the known degradation type(s) (oracle routing); None = blind.
+            routing: DFPIR blind routing, "blend" (by probability) or "dominant".
+
+        Returns:
+            ``(H*upscale, W*upscale, 3)`` uint8 RGB.
+        """
+        rgb = _rgb(img)
+        if upscale not in (1, 2, 3, 4):
+            raise ValueError(f"upscale must be 1, 2, 3 or 4, got {upscale}")
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {strength}")
+        if upscale > 1:
+            h, w = rgb.shape[:2]
+            rgb = cv2.resize(rgb, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
+        weights = self._routing(rgb, task, routing)
+        h, w = rgb.shape[:2]
+        if tile is None:
+            tile = 0 if h * w <= WHOLE_IMAGE_PIXELS else AUTO_TILE
+        if tile and tile < 2 * overlap + 8:
+            raise ValueError(f"tile ({tile}) must be at least 2 * overlap + 8 = {2 * overlap + 8}")
+        if not tile or (h <= tile and w <= tile):
+            out = self._run(self._tensor(rgb), weights)[0].permute(1, 2, 0).float().cpu().numpy()
+            if progress:
+                progress(1, 1)
+        else:
+            out = self._tiled(rgb, tile, overlap, weights, progress)
+        if strength < 1.0:
+            out = strength * out + (1.0 - strength) * (rgb.astype(np.float32) / 255.0)
+        return (np.clip(out, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+
+    def _tiled(
+        self, rgb: np.ndarray, tile: int, overlap: int, weights: Tensor | None, progress: ProgressFn | None
+    ) -> np.ndarray:
+        """Restore tile by tile into float32 accumulators (memory ~ 16 bytes per pixel)."""
+        h, w = rgb.shape[:2]
+        ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+        acc = np.zeros((h, w, 3), dtype=np.float32)
+        norm = np.zeros((h, w, 1), dtype=np.float32)
+        total, done = len(ys) * len(xs), 0
+        for y in ys:
+            for x in xs:
+                patch = rgb[y : y + tile, x : x + tile]
+                th, tw = patch.shape[:2]
+                out = self._run(self._tensor(patch), weights)[0].permute(1, 2, 0).float().cpu().numpy()
+                wy = _ramp(th, overlap, y == 0, y + th >= h)
+                wx = _ramp(tw, overlap, x == 0, x + tw >= w)
+                wgt = (wy[:, None] * wx[None, :])[..., None]
+                acc[y : y + th, x : x + tw] += out * wgt
+                norm[y : y + th, x : x + tw] += wgt
+                done += 1
+                if progress:
+                    progress(done, total)
+        acc /= np.maximum(norm, 1e-8)
+        return acc
+
+    @torch.inference_mode()
+    def analyze(self, img: np.ndarray | object) -> Analysis:
+        """Degradation probabilities and NDR activations, from a global view of the image.
+
+        The image is resized (area) so its longest side is at most :data:`ANALYZE_SIDE`.
+        """
+        rgb = _rgb(img)
+        h, w = rgb.shape[:2]
+        s = min(1.0, ANALYZE_SIDE / max(h, w))
+        if s < 1.0:
+            rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        x = self._tensor(rgb)
+        _, aux = self.model(x)
+        if "logits" in aux:
+            p = torch.sigmoid(aux["logits"][0]).float().cpu().tolist()
+        else:
+            p = [float("nan")] * len(DEGRADATION_TYPES)
+        probs = dict(zip(DEGRADATION_TYPES, p, strict=True))
+        acts = []
+        for level, a in enumerate(aux.get("activations", []), start=1):
+            m = a[0].permute(1, 2, 0).float().cpu().numpy()
+            acts.append(ScaleActivation(level, m, m.reshape(-1, m.shape[-1]).mean(0)))
+        pooled = np.concatenate([a.pooled for a in acts]) if acts else np.zeros(0, np.float32)
+        return Analysis(probs, acts, pooled, (rgb.shape[0], rgb.shape[1]))
+
+    @torch.inference_mode()
+    def redegrade(
+        self, clean: np.ndarray | object, degraded: np.ndarray | object, max_side: int = ANALYZE_SIDE * 2
+    ) -> np.ndarray:
+        """NDR-Degrad: re-synthesise ``degraded``'s degradation on ``clean``.
+
+        The degradation features are queried from ``degraded``; ``clean`` (e.g. the restored
+        image) is resized to match. Works at most ``max_side`` px on the longest side.
+
+        Returns:
+            uint8 RGB at the (possibly reduced) size of ``degraded``.
+        """
+        if self.degrad is None:
+            raise NotImplementedError(f"model {self.name!r} has no NDR-Degrad network")
+        deg = _rgb(degraded)
+        h, w = deg.shape[:2]
+        s = min(1.0, max_side / max(h, w))
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        if s < 1.0:
+            deg = cv2.resize(deg, size, interpolation=cv2.INTER_AREA)
+        cl = cv2.resize(_rgb(clean), size, interpolation=cv2.INTER_AREA)
+        _, aux = self.model(self._tensor(deg))
+        out = self.degrad(self._tensor(cl), aux["queries"])
+        return (out[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,117 @@
+"""The shared 4-level U-Net backbone (Restormer layout) used by NDR-Restore and DFPIR.
+
+The backbone is split into ``encode`` and ``decode`` so a method can modulate the encoder skips
+(and the latent) in between; :class:`RestorationNet` adds the padding, the optional
+pixel-unshuffled input and the global input residual, so no caller ever pads.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from restore.config import ModelConfig
+from restore.models.blocks import Downsample, Upsample, stage
+
+
+class UNet(nn.Module):
+    """Encoder levels 1-3, a latent level 4, decoder levels 3-1 and refinement.
+
+    Shapes (``u`` = cfg.unshuffle, ``c_l`` = width * mults[l]): input ``(B, 3u^2, h, w)`` with
+    h, w multiples of 8; skips ``(B, c_l, h / 2^l, w / 2^l)`` for l = 0..2; latent
+    ``(B, c_3, h / 8, w / 8)``; output ``(B, 3u^2, h, w)`` (a residual).
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c = [cfg.width * m for m in cfg.mults]
+        io = 3 * cfg.unshuffle**2
+        kw = {"expansion": cfg.ffn_expansion}
+        self.skip_channels: tuple[int, ...] = tuple(c[:3])
+        self.latent_channels = c[3]
+        self.embed = nn.Conv2d(io, c[0], 3, padding=1)
+        self.encoders = nn.ModuleList(
+            stage(cfg.block, c[i], cfg.enc_blocks[i], heads=cfg.heads[i], **kw) for i in range(3)
+        )
+        self.downs = nn.ModuleList(Downsample(c[i], c[i + 1]) for i in range(3))
+        self.latent = stage(cfg.block, c[3], cfg.latent_blocks, heads=cfg.heads[3], **kw)
+        self.ups = nn.ModuleList(Upsample(c[i + 1], c[i]) for i in (2, 1, 0))
+        top = 2 * c[0] if cfg.wide_top else c[0]
+        self.reduces = nn.ModuleList(
+            [
+                nn.Conv2d(2 * c[2], c[2], 1),
+                nn.Conv2d(2 * c[1], c[1], 1),
+                nn.Identity() if cfg.wide_top else nn.Conv2d(2 * c[0], c[0], 1),
+            ]
+        )
+        widths = (c[2], c[1], top)
+        self.decoders = nn.ModuleList(
+            stage(cfg.block, widths[j], cfg.dec_blocks[j], heads=cfg.heads[2 - j], **kw) for j in range(3)
+        )
+        self.refine = stage(cfg.block, top, cfg.refine_blocks, heads=cfg.heads[0], **kw)
+        self.out = nn.Conv2d(top, io, 3, padding=1)
+
+    def encode(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+        """Returns the three encoder skips (fine to coarse) and the latent."""
+        skips = []
+        h = self.embed(x)
+        for enc, down in zip(self.encoders, self.downs, strict=True):
+            h = enc(h)
+            skips.append(h)
+            h = down(h)
+        return skips, self.latent(h)
+
+    def decode(self, latent: Tensor, skips: list[Tensor]) -> Tensor:
+        """Decoder over (possibly modulated) skips, coarse to fine; returns the output residual."""
+        h = latent
+        for j, (up, reduce, dec) in enumerate(zip(self.ups, self.reduces, self.decoders, strict=True)):
+            h = up(h)
+            h = dec(reduce(torch.cat([h, skips[2 - j]], dim=1)))
+        return self.out(self.refine(h))
+
+
+def pad_to(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
+    """Reflect-pad ``(B, C, H, W)`` on the bottom/right to multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+class RestorationNet(nn.Module):
+    """Base class: pads, unshuffles, runs ``body`` and adds the global input residual.
+
+    Subclasses implement ``body(x_unshuffled, **kw) -> (residual, aux)``.
+    """
+
+    cfg: ModelConfig
+
+    def forward(self, img: Tensor, **kw: object) -> tuple[Tensor, dict]:
+        """Args: img ``(B, 3, H, W)`` float in [0, 1], any H, W. Returns the restored image
+        (same shape, not clamped, so training sees the true error) and a dict of extras."""
+        x, (h, w) = pad_to(img, self.cfg.multiple)
+        u = self.cfg.unshuffle
+        z = F.pixel_unshuffle(x, u) if u > 1 else x
+        res, aux = self.body(z, **kw)
+        if u > 1:
+            res = F.pixel_shuffle(res, u)
+        return (x + res)[..., :h, :w], aux
+
+    def body(self, z: Tensor, **kw: object) -> tuple[Tensor, dict]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class PlainNet(RestorationNet):
+    """The backbone alone (the "no NDR" ablation)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.unet = UNet(cfg)
+
+    def body(self, z: Tensor, **_: object) -> tuple[Tensor, dict]:
+        skips, latent = self.unet.encode(z)
+        return self.unet.decode(latent, skips), {}

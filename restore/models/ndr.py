@@ -1,0 +1,207 @@
+"""NDR-Restore (Yao et al., IEEE TIP 2024): a learned dictionary of degradation atoms.
+
+Every encoder skip asks the dictionary which atoms explain its degradation (Degradation Query,
+DQ), and the answer modulates the skip through a low-rank CP gate (Degradation Injection, DI)
+before the decoder sees it. NDR-Degrad, used only in training, re-degrades the clean image from
+the same queried features, so the features must carry what the degradation is.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from restore.config import ModelConfig
+from restore.degradations import DEGRADATION_TYPES
+from restore.models.backbone import RestorationNet, UNet, pad_to
+from restore.models.blocks import Downsample, ResConvBlock, Upsample
+
+
+class CPGate(nn.Module):
+    """LR_C: gate ``X`` by a rank-R CP tensor, ``X * mean_r(c_r (x) h_r (x) w_r)``.
+
+    The channel factors come from global pooling, the height factors from the mean over W and
+    the width factors from the mean over H, each through a 1x1 convolution and a sigmoid, so
+    the gate lies in (0, 1) and adapts to any H, W.
+    """
+
+    def __init__(self, channels: int, rank: int) -> None:
+        super().__init__()
+        self.rank = rank
+        self.channel = nn.Conv2d(channels, rank * channels, 1)
+        self.height = nn.Conv2d(channels, rank, 1)
+        self.width = nn.Conv2d(channels, rank, 1)
+
+    def gate(self, x: Tensor) -> Tensor:
+        """``(B, C, H, W) -> (B, C, H, W)`` gate values in (0, 1)."""
+        b, c, h, w = x.shape
+        r = self.rank
+        fc = torch.sigmoid(self.channel(x.mean(dim=(2, 3), keepdim=True))).view(b, r, c)
+        fh = torch.sigmoid(self.height(x.mean(dim=3, keepdim=True))).view(b, r, h)
+        fw = torch.sigmoid(self.width(x.mean(dim=2, keepdim=True))).view(b, r, w)
+        spatial = (fh.unsqueeze(-1) * fw.unsqueeze(-2)).view(b, r, h * w)  # (B, R, HW)
+        g = torch.einsum("brc,brn->bcn", fc, spatial) / r  # mean over r of the outer products
+        return g.view(b, c, h, w)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gate(x)
+
+
+class DegradationQuery(nn.Module):
+    """DQ: per-pixel soft look-up of the dictionary.
+
+    ``M = conv3x3(F)``, ``q = conv1x1(M)``, ``A = softmax(tau * q . D^T)`` over the atoms, and the
+    read-out ``A . D`` goes through two 1x1 convolutions to the queried feature ``E``.
+    """
+
+    def __init__(self, channels: int, *, atom_dim: int, query_dim: int) -> None:
+        super().__init__()
+        self.mix = nn.Conv2d(channels, query_dim, 3, padding=1)
+        self.query = nn.Conv2d(query_dim, atom_dim, 1)
+        self.tau = nn.Parameter(torch.ones(()))
+        self.out1 = nn.Conv2d(atom_dim, query_dim, 1)
+        self.out2 = nn.Conv2d(query_dim, query_dim, 1)
+
+    def forward(self, f: Tensor, dictionary: Tensor) -> tuple[Tensor, Tensor]:
+        """Args: f ``(B, C, H, W)``; dictionary ``(K, d)``.
+
+        Returns: activations ``A`` ``(B, K, H, W)`` (sums to 1 over K) and ``E`` ``(B, q, H, W)``.
+        """
+        q = self.query(self.mix(f))  # (B, d, H, W)
+        logits = F.conv2d(q, dictionary[:, :, None, None]) * self.tau  # (B, K, H, W)
+        a = logits.softmax(dim=1)
+        read = F.conv2d(a, dictionary.t()[:, :, None, None])  # (B, d, H, W) = A . D
+        return a, self.out2(F.gelu(self.out1(read)))
+
+
+class DegradationInjection(nn.Module):
+    """DI: ``gamma(E') * LR_C(F) + beta(E')`` with ``E' = LR_q(1x1(E))`` (+ F if residual)."""
+
+    def __init__(self, channels: int, *, query_dim: int, rank: int, cp_gate: bool, residual: bool) -> None:
+        super().__init__()
+        self.residual = residual
+        self.inp = nn.Conv2d(query_dim, query_dim, 1)
+        self.gate_e = CPGate(query_dim, rank) if cp_gate else nn.Identity()
+        self.gate_f = CPGate(channels, rank) if cp_gate else nn.Identity()
+        self.gamma = nn.Conv2d(query_dim, channels, 1)
+        self.beta = nn.Conv2d(query_dim, channels, 1)
+
+    def forward(self, f: Tensor, e: Tensor) -> Tensor:
+        e = self.gate_e(self.inp(e))
+        out = self.gamma(e) * self.gate_f(f) + self.beta(e)
+        return out + f if self.residual else out
+
+
+class ConcatInjection(nn.Module):
+    """Ablation "DQ without DI": the queried feature is concatenated and fused by a 1x1 conv."""
+
+    def __init__(self, channels: int, *, query_dim: int, **_: object) -> None:
+        super().__init__()
+        self.fuse = nn.Conv2d(channels + query_dim, channels, 1)
+
+    def forward(self, f: Tensor, e: Tensor) -> Tensor:
+        return f + self.fuse(torch.cat([f, e], dim=1))
+
+
+class Estimator(nn.Module):
+    """Multi-label degradation logits from pooled activations (mean and std per atom per scale)."""
+
+    def __init__(self, in_features: int, hidden: int, classes: int = len(DEGRADATION_TYPES)) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.GELU(), nn.Linear(hidden, classes))
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net(features)
+
+
+def pooled_features(maps: list[Tensor]) -> Tensor:
+    """``[(B, K, h, w)] -> (B, 2 K L)``: per scale, the mean and std of each atom's activation."""
+    return torch.cat([torch.cat([m.mean(dim=(2, 3)), m.std(dim=(2, 3), unbiased=False)], 1) for m in maps], 1)
+
+
+class NDRDegrad(nn.Module):
+    """Training-only CNN U-Net: clean image -> degraded image, steered by the queried features.
+
+    Its three skips live at the restoration net's skip resolutions and are modulated by DI
+    modules conditioned on the restoration net's ``E`` features; a global input residual keeps
+    the clean image as the starting point.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.degrad_width
+        c = (d, 2 * d, 4 * d)
+        io = 3 * cfg.unshuffle**2
+        self.embed = nn.Conv2d(io, c[0], 3, padding=1)
+        self.encoders = nn.ModuleList(ResConvBlock(ch) for ch in c)
+        self.downs = nn.ModuleList(Downsample(c[i], c[min(i + 1, 2)]) for i in range(3))
+        self.latent = ResConvBlock(c[2])
+        self.injections = nn.ModuleList(
+            DegradationInjection(ch, query_dim=cfg.query_dim, rank=cfg.cp_rank, cp_gate=cfg.cp_gate, residual=True)
+            for ch in c
+        )
+        self.ups = nn.ModuleList([Upsample(c[2], c[2]), Upsample(c[2], c[1]), Upsample(c[1], c[0])])
+        self.reduces = nn.ModuleList(nn.Conv2d(2 * ch, ch, 1) for ch in (c[2], c[1], c[0]))
+        self.decoders = nn.ModuleList(ResConvBlock(ch) for ch in (c[2], c[1], c[0]))
+        self.out = nn.Conv2d(c[0], io, 3, padding=1)
+
+    def forward(self, clean: Tensor, queries: list[Tensor]) -> Tensor:
+        """Args: clean ``(B, 3, H, W)`` in [0, 1]; queries: the three ``E`` maps of the
+        restoration net for the degraded image of the same size. Returns ``(B, 3, H, W)``."""
+        x, (h, w) = pad_to(clean, self.cfg.multiple)
+        u = self.cfg.unshuffle
+        z = F.pixel_unshuffle(x, u) if u > 1 else x
+        hdn = self.embed(z)
+        skips = []
+        for enc, down in zip(self.encoders, self.downs, strict=True):
+            hdn = enc(hdn)
+            skips.append(hdn)
+            hdn = down(hdn)
+        hdn = self.latent(hdn)
+        for j, (up, red, dec) in enumerate(zip(self.ups, self.reduces, self.decoders, strict=True)):
+            level = 2 - j
+            skip = self.injections[level](skips[level], queries[level])
+            hdn = dec(red(torch.cat([up(hdn), skip], dim=1)))
+        res = self.out(hdn)
+        if u > 1:
+            res = F.pixel_shuffle(res, u)
+        return (x + res)[..., :h, :w]
+
+
+class NDRRestore(RestorationNet):
+    """The restoration network: backbone + NDR dictionary + DQ/DI per skip + estimator head.
+
+    ``forward(img)`` returns ``(restored, aux)`` with ``aux["activations"]`` (three
+    ``(B, K, h_l, w_l)`` maps, fine to coarse), ``aux["queries"]`` (the ``E`` maps, for
+    NDR-Degrad) and ``aux["logits"]`` (``(B, 6)`` estimator logits).
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.unet = UNet(cfg)
+        self.dictionary = nn.Parameter(torch.randn(cfg.atoms, cfg.atom_dim))
+        self.queries = nn.ModuleList(
+            DegradationQuery(ch, atom_dim=cfg.atom_dim, query_dim=cfg.query_dim) for ch in self.unet.skip_channels
+        )
+        inject = DegradationInjection if cfg.injection == "di" else ConcatInjection
+        self.injections = nn.ModuleList(
+            inject(ch, query_dim=cfg.query_dim, rank=cfg.cp_rank, cp_gate=cfg.cp_gate, residual=cfg.di_residual)
+            for ch in self.unet.skip_channels
+        )
+        self.estimator = Estimator(2 * cfg.atoms * 3, cfg.estimator_hidden)
+
+    def body(self, z: Tensor, **_: object) -> tuple[Tensor, dict]:
+        skips, latent = self.unet.encode(z)
+        maps, queries, modulated = [], [], []
+        for skip, dq, di in zip(skips, self.queries, self.injections, strict=True):
+            a, e = dq(skip, self.dictionary)
+            maps.append(a)
+            queries.append(e)
+            modulated.append(di(skip, e))
+        res = self.unet.decode(latent, modulated)
+        # The estimator observes the dictionary without steering it: its input is detached.
+        logits = self.estimator(pooled_features([m.detach() for m in maps]))
+        return res, {"activations": maps, "queries": queries, "logits": logits}

@@ -1,0 +1,64 @@
+"""A throw-away environment for testing the app: tiny random-weight models, never the shipped weights.
+
+``studio_app()`` writes seeded random ``ndr-tiny`` and ``dfpir-tiny`` weights under the names the
+app expects (``ndr-restore``, ``dfpir``) into a temporary folder, computes a small atlas for the
+NDR model there, points ``RESTORE_WEIGHTS_DIR`` and ``RESTORE_ATLAS_DIR`` at it and only then
+imports ``app`` (which lists the models at import). Once per process, shared by every test file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "assets" / "examples" / "mountains.jpg"
+_STATE: dict[str, ModuleType] = {}
+
+
+def make_tiny_models(directory: Path) -> None:
+    """Seeded random tiny models saved as ``ndr-restore`` (+ NDR-Degrad) and ``dfpir``, plus an atlas."""
+    from restore.atlas import compute_atlas
+    from restore.config import preset
+    from restore.inference import Restorer
+    from restore.weights import save_weights
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, cfg_name in (("ndr-restore", "ndr-tiny"), ("dfpir", "dfpir-tiny")):
+        cfg = preset(cfg_name)
+        r = Restorer.from_config(cfg, name=name, seed=0)
+        save_weights(r.model, directory / f"{name}.safetensors", cfg)
+        if r.degrad is not None:
+            save_weights(r.degrad, directory / f"{name}-degrad.safetensors", cfg)
+    ndr = Restorer.from_pretrained("ndr-restore", device="cpu", directory=directory)
+    atlas = compute_atlas(ndr, directory / "ndr-restore.safetensors", samples_per_type=3, crop=64, seed=0)
+    atlas.save(directory / "ndr-restore.npz")
+
+
+def studio_app() -> ModuleType:
+    """The ``app`` module, imported with tiny test models (prepared once per process)."""
+    if "app" not in _STATE:
+        directory = Path(tempfile.mkdtemp(prefix="studio-test-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        make_tiny_models(directory)
+        os.environ["RESTORE_WEIGHTS_DIR"] = str(directory)
+        os.environ["RESTORE_ATLAS_DIR"] = str(directory)
+        os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        sys.modules.pop("app", None)
+        _STATE["app"] = importlib.import_module("app")
+    return _STATE["app"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,183 @@
+"""Tests for restore.photos: offline, no apt, on small generated images."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from restore import photos
+from restore.photos import Member
+
+
+def _random_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+
+
+def _save(img: np.ndarray, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
+    return path
+
+
+@pytest.mark.parametrize("shape", [(8, 12, 3), (9, 13, 3), (10, 6)])
+def test_downsize_is_the_mean_of_2x2_blocks(shape: tuple[int, ...]) -> None:
+    img = np.random.default_rng(1).integers(0, 256, size=shape, dtype=np.uint8)
+    out = photos.downsize(img, 2)
+    h, w = shape[0] // 2, shape[1] // 2
+    assert out.shape == (h, w, *shape[2:])
+    assert out.dtype == np.uint8
+    blocks = img[: 2 * h, : 2 * w].astype(np.float64).reshape(h, 2, w, 2, *shape[2:]).mean(axis=(1, 3))
+    assert np.abs(out.astype(np.float64) - blocks).max() <= 1.0
+
+
+def test_downsize_factor_one_and_invalid() -> None:
+    img = _random_image(5, 7)
+    assert photos.downsize(img, 1) is img
+    with pytest.raises(ValueError, match="positive integer"):
+        photos.downsize(img, 0)
+    with pytest.raises(ValueError, match="too small"):
+        photos.downsize(img, 8)
+
+
+def test_assign_splits_is_deterministic_and_keeps_at_least_one_val() -> None:
+    names = [f"photo_{i:02d}" for i in range(25)]
+    splits = photos.assign_splits(names)
+    assert splits == photos.assign_splits(reversed(names))
+    assert sum(s == "val" for s in splits.values()) == 2
+    assert list(photos.assign_splits(["a", "b", "c"]).values()).count("val") == 1
+    assert photos.assign_splits(["only"]) == {"only": "train"}
+
+
+def _listing(*members: Member) -> dict[str, Member]:
+    return {m.path: m for m in members}
+
+
+def test_select_member_exact_other_extension_and_symlink() -> None:
+    folder = "usr/share/wallpapers/Kite/contents/images"
+    members = _listing(
+        Member(f"{folder}/2560x1600.jpg", "file", 500),
+        Member(f"{folder}/1920x1080.jpg", "symlink", target="2560x1600.jpg"),
+        Member("usr/share/backgrounds/Dune.JPEG", "file", 10),
+    )
+    assert photos.select_member(members, f"./{folder}/2560x1600.jpg") == f"{folder}/2560x1600.jpg"
+    assert photos.select_member(members, f"{folder}/1920x1080.jpg") == f"{folder}/2560x1600.jpg"
+    assert photos.select_member(members, "usr/share/backgrounds/Dune.jpg") == "usr/share/backgrounds/Dune.JPEG"
+
+
+def test_select_member_falls_back_to_largest_real_wallpaper() -> None:
+    folder = "usr/share/wallpapers/Path/contents/images"
+    members = _listing(
+        Member(f"{folder}/1920x1200.jpg", "file", 900),
+        Member(f"{folder}/3840x2400.jpg", "file", 800),
+        Member(f"{folder}/5120x3200.jpg", "symlink", target="1920x1200.jpg"),
+    )
+    assert photos.select_member(members, f"{folder}/2560x1600.jpg") == f"{folder}/3840x2400.jpg"
+
+
+def test_select_member_missing_lists_the_folder() -> None:
+    members = _listing(Member("usr/share/backgrounds/Other.jpg", "file", 1))
+    with pytest.raises(photos.ManifestMismatchError, match="Other.jpg"):
+        photos.select_member(members, "usr/share/backgrounds/Storm.jpg")
+
+
+def test_import_folder_splits_downsizes_and_is_idempotent(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    for i in range(12):
+        _save(_random_image(20 + i, 30, seed=i), src / f"img{i:02d}.{('jpg', 'png', 'webp')[i % 3]}")
+    _save(_random_image(16, 16, seed=99), src / "nested" / "deep.tif")
+    summary = photos.import_folder(src, out)
+    assert summary.counts == {"train": 12, "val": 1}
+    assert summary.written == 13
+    assert len(list(out.rglob("nested__deep.png"))) == 1
+    with Image.open(next(out.rglob("img05.png"))) as im:
+        assert im.size == (15, 12)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
+    again = photos.import_folder(src, out)
+    assert again.written == 0
+    assert again.counts == summary.counts
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == mtimes
+    assert not list(out.rglob("*.part"))
+
+
+def test_import_folder_rejects_name_clash_and_empty_folder(tmp_path: Path) -> None:
+    _save(_random_image(8, 8), tmp_path / "a.jpg")
+    _save(_random_image(8, 8), tmp_path / "a.png")
+    with pytest.raises(photos.PhotoError, match="rename one"):
+        photos.import_folder(tmp_path, tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(photos.PhotoError, match="no images"):
+        photos.import_folder(tmp_path / "empty", tmp_path / "out")
+
+
+def test_manifest_integrity() -> None:
+    manifest = photos.load_manifest()
+    entries = manifest["photos"]
+    assert len(entries) == 38
+    assert len({e["name"] for e in entries}) == 38
+    assert [e["split"] for e in entries].count("val") == 3
+    assert [e["split"] for e in entries].count("train") == 35
+    for e in entries:
+        assert e["license"] and e["author"] and e["copyright"], e["name"]
+        assert e["version"] == manifest["packages"][e["package"]]["version"]
+        assert e["member"].startswith("usr/share/") and e["member"].endswith(".jpg")
+        assert re.fullmatch(r"[0-9a-f]{64}", e["sha256"])
+        assert e["width"] >= 1024 and e["height"] >= 1024
+    val = {e["name"] for e in entries if e["split"] == "val"}
+    assert {source for _, source, _, _ in photos.EXAMPLE_CROPS} <= val
+
+
+def test_missing_apt_get_points_to_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(photos.shutil, "which", lambda _: None)
+    with pytest.raises(photos.MissingToolError, match="--from"):
+        photos.require_tools()
+    with caplog.at_level(logging.ERROR, logger="restore.photos"):
+        code = photos.main(["--out", str(tmp_path / "photos"), "--cache", str(tmp_path / "debs")])
+    assert code != 0
+    assert "apt-get" in caplog.text and "--from" in caplog.text
+    assert not (tmp_path / "photos").exists()
+
+
+def test_fetch_skips_present_photos_without_apt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(photos.shutil, "which", lambda _: None)
+    manifest = {
+        "packages": {"pkg": {"version": "1"}},
+        "photos": [{"name": "p", "package": "pkg", "split": "val", "width": 8, "height": 6}],
+    }
+    _save(_random_image(3, 4), tmp_path / "train" / "p.png")
+    summary = photos.fetch_packages(tmp_path, tmp_path / "debs", 2, manifest)
+    assert summary.written == 0 and summary.counts == {"train": 0, "val": 1}
+    assert (tmp_path / "val" / "p.png").is_file() and not (tmp_path / "train" / "p.png").exists()
+    assert summary.pixels_before == 48 and summary.pixels_after == 12
+
+
+def test_list_photos(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"python -m restore\.photos"):
+        photos.list_photos(tmp_path, "train")
+    with pytest.raises(ValueError, match="split"):
+        photos.list_photos(tmp_path, "test")
+    paths = [_save(_random_image(4, 4), tmp_path / "val" / f"{n}.png") for n in ("b", "a")]
+    assert photos.list_photos(tmp_path, "val") == sorted(paths)
+
+
+def test_make_examples_from_val_only(tmp_path: Path) -> None:
+    manifest = photos.load_manifest()
+    for i, name in enumerate({source for _, source, _, _ in photos.EXAMPLE_CROPS}):
+        _save(_random_image(300, 400, seed=i), tmp_path / "photos" / "val" / f"{name}.png")
+    written = photos.make_examples(tmp_path / "photos", tmp_path / "examples", manifest)
+    assert len(written) == len(photos.EXAMPLE_CROPS)
+    for path in written:
+        with Image.open(path) as im:
+            assert im.format == "JPEG" and max(im.size) == 640
+    sources = (tmp_path / "examples" / "SOURCES.md").read_text()
+    assert "CC-BY-4.0" in sources and all(p.name in sources for p in written)
+    for entry in manifest["photos"]:
+        entry["split"] = "train"
+    with pytest.raises(photos.ManifestMismatchError, match="validation"):
+        photos.make_examples(tmp_path / "photos", tmp_path / "examples", manifest)
