@@ -14,8 +14,9 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import atexit
 import base64
-import json
+import shutil
 import tempfile
 import threading
 import time
@@ -27,12 +28,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from restore import DEGRADATION_TYPES, Restorer, available_models, images, plots
+from restore import DEGRADATION_TYPES, Analysis, Restorer, available_models, images, modelcard, plots
 from restore.atlas import Atlas, load_atlas
 from restore.baselines import BASELINES, baseline_for
 from restore.degradations import DEGRADATIONS, degrade_image, random_spec, validate_spec
 from restore.inference import weights_dir
 from restore.metrics import psnr, ssim
+from restore.weights import WeightsError, fingerprint
 
 try:  # On a Hugging Face ZeroGPU Space this grants a GPU per call; elsewhere it is a no-op.
     import spaces
@@ -46,9 +48,17 @@ except ImportError:
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted(p for p in (ROOT / "assets" / "examples").glob("*") if p.suffix.lower() in {".jpg", ".png"})
+# The Restore tab's examples: example photos degraded once with these recipes (cached on disk).
+EXAMPLE_RECIPES: tuple[tuple[str, dict[str, dict[str, float]]], ...] = (
+    ("mountains", {"haze": {"beta": 1.8}}),
+    ("rock_face", {"noise": {"sigma": 30}}),
+    ("dandelion", {"rain": {"density": 0.6}}),
+    ("fig", {"lowlight": {"gain": 0.2}}),
+)
 PLAYGROUND_SIDE = 768  # the playground works on a copy at most this large: it is for exploring
 ANALYSIS_SIDE = 512  # the activation plots are computed on a copy at most this large
-DOWNLOADS = Path(tempfile.mkdtemp(prefix="restore-studio-"))
+DOWNLOADS = Path(tempfile.mkdtemp(prefix="restore-studio-"))  # PNGs for download; Gradio serves copies
+atexit.register(shutil.rmtree, DOWNLOADS, ignore_errors=True)
 
 ImageInput = dict | str | np.ndarray | None  # handlers take the raw upload (preprocess=False)
 
@@ -60,7 +70,7 @@ _MODELS_LOCK = threading.Lock()
 MODEL_NAMES: list[str] = available_models()
 NO_MODEL = (
     "No trained weights were found in `assets/weights/` (the training run has not shipped them yet), "
-    "so restoring is unavailable; the Playground's **Degrade** still works."
+    "so restoring is unavailable; the Playground's Degrade button still works."
 )
 
 
@@ -73,7 +83,10 @@ def get_model(name: str | None) -> Restorer:
         raise gr.Error(f"Unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
     with _MODELS_LOCK:
         if name not in _MODELS:
-            _MODELS[name] = Restorer.from_pretrained(name=name)
+            try:
+                _MODELS[name] = Restorer.from_pretrained(name=name)
+            except (WeightsError, ValueError) as err:
+                raise gr.Error(f"Cannot load {name}: {err}", title="Model unavailable") from err
         return _MODELS[name]
 
 
@@ -95,17 +108,42 @@ def load_upload(image: ImageInput) -> np.ndarray:
 
 def _png(img: np.ndarray, stem: str) -> str:
     """Write a result for download (a fresh folder per call keeps names readable and unique)."""
+    for old in DOWNLOADS.iterdir():  # Gradio has copied these into its own cache long ago
+        if time.time() - old.stat().st_mtime > 600:
+            shutil.rmtree(old, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(dir=DOWNLOADS))
     h, w = img.shape[:2]
     return str(images.save_png(img, folder / f"{stem}_{w}x{h}.png"))
 
 
-def _progress_callback(progress: gr.Progress, tiles: list[int]):
-    def report(done: int, total: int) -> None:
-        tiles[:] = [total]
-        progress((done, total), desc="Restoring tiles", unit="tiles")
+def _restore(
+    r: Restorer, img: np.ndarray, upscale: int, strength: float, tile: int, overlap: int, progress: gr.Progress
+):
+    """Run ``r.restore`` with the UI's units; returns (result, seconds, number of tiles)."""
+    tiles = [1]
 
-    return report
+    def report(done: int, total: int) -> None:
+        tiles[0] = total
+        progress((done, total), desc=f"{r.name}: restoring tiles", unit="tiles")
+
+    start = time.perf_counter()
+    try:
+        out = r.restore(
+            img,
+            upscale=int(upscale),
+            strength=float(strength) / 100.0,
+            tile=int(tile) or None,
+            overlap=int(overlap),
+            progress=report,
+        )
+    except ValueError as err:  # e.g. a tile too small for its overlap
+        raise gr.Error(str(err), title="Invalid settings") from err
+    return out, time.perf_counter() - start, tiles[0]
+
+
+def _before(img: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The slider's "before": the input, bicubic-upscaled to the result's size when upscaling."""
+    return img if img.shape == out.shape else images.resize_bicubic(img, out.shape[1], out.shape[0])
 
 
 # --------------------------------------------------------------------------- restore tab
@@ -124,43 +162,38 @@ def restore_image(
     """Restore one image. Returns ((before, after), PNG path of the full-resolution result, info)."""
     img = load_upload(image)
     r = get_model(model)
-    upscale = int(upscale)
     h, w = img.shape[:2]
+    s = int(upscale)
     try:
-        images.check_megapixels(w * upscale, h * upscale, images.max_megapixels(), name=f"the {upscale}x result")
+        images.check_megapixels(w * s, h * s, images.max_megapixels(), name=f"the {s}x result")
     except images.ImageError as err:
         raise gr.Error(f"{err} Choose a smaller upscale factor.", title="Too large") from err
-    tiles = [1]
-    start = time.perf_counter()
-    out = r.restore(
-        img,
-        upscale=upscale,
-        strength=float(strength) / 100.0,
-        tile=int(tile) or None,
-        overlap=int(overlap),
-        progress=_progress_callback(progress, tiles),
-    )
-    seconds = time.perf_counter() - start
-    before = img if upscale == 1 else images.resize_bicubic(img, out.shape[1], out.shape[0])
+    out, seconds, tiles = _restore(r, img, s, strength, tile, overlap, progress)
     oh, ow = out.shape[:2]
     info = (
         f"**{r.name}** restored {w}x{h} → {ow}x{oh} ({ow * oh / 1e6:.2f} MP) in **{seconds:.2f} s**"
-        f" ({tiles[0]} tile{'s' if tiles[0] != 1 else ''}; strength {strength:.0f} %)."
+        f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %)."
     )
-    return (before, out), _png(out, f"restored_{r.name}"), info
+    return (_before(img, out), out), _png(out, f"restored_{r.name}"), info
 
 
-@gpu
-def explain_image(image: ImageInput, model: str | None) -> tuple[Figure, Figure, Figure]:
-    """Detected degradations, per-scale atom weights and the dominant-atom map for one image."""
-    img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
-    a = get_model(model).analyze(img)
+def _activation_plots(img: np.ndarray, a: Analysis) -> tuple[Figure | None, Figure | None]:
+    """Per-scale atom weights and the dominant-atom map (None for models without an NDR)."""
+    if not a.activations:
+        return None, None
     first = a.activations[0]
     return (
-        plots.probability_bars(a.probabilities),
         plots.atom_weights([s.pooled for s in a.activations], [s.level for s in a.activations]),
         plots.dominant_atoms(img, first.map, level=first.level),
     )
+
+
+@gpu
+def explain_image(image: ImageInput, model: str | None) -> tuple[Figure, Figure | None, Figure | None]:
+    """Detected degradations, per-scale atom weights and the dominant-atom map for one image."""
+    img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
+    a = get_model(model).analyze(img)
+    return plots.probability_bars(a.probabilities), *_activation_plots(img, a)
 
 
 @gpu
@@ -172,28 +205,18 @@ def compare_models(
     overlap: int = 32,
     progress: gr.Progress = gr.Progress(),  # noqa: B008
 ) -> tuple[tuple[np.ndarray, np.ndarray], str]:
-    """Every available model on one image: the first two share the slider (first left)."""
+    """Every available model on one image: the first two share the slider (first on the left)."""
     img = load_upload(image)
-    lines, outs = [], []
+    outs, lines = [], []
     for name in MODEL_NAMES or [None]:
-        start = time.perf_counter()
-        r = get_model(name)
-        out = r.restore(
-            img,
-            upscale=int(upscale),
-            strength=float(strength) / 100.0,
-            tile=int(tile) or None,
-            overlap=int(overlap),
-            progress=_progress_callback(progress, [1]),
-        )
+        out, seconds, _ = _restore(get_model(name), img, upscale, strength, tile, overlap, progress)
         outs.append(out)
-        lines.append(f"- **{name}**: {time.perf_counter() - start:.2f} s")
+        lines.append(f"- **{name}**: {seconds:.2f} s")
     if len(outs) == 1:
-        before = img if int(upscale) == 1 else images.resize_bicubic(img, outs[0].shape[1], outs[0].shape[0])
-        outs.insert(0, before)
+        outs.insert(0, _before(img, outs[0]))
         lines.append(
-            f"- Only **{MODEL_NAMES[0]}** has weights: **dfpir is not available yet**, so the slider shows "
-            "the input (left) against it (right)."
+            f"- **dfpir is not available yet** (no weights), so the slider shows the input (left) against "
+            f"{MODEL_NAMES[0]} (right)."
         )
     return (outs[0], outs[1]), "\n".join(lines)
 
@@ -268,7 +291,7 @@ def degrade_and_restore(
     """Degrade, restore and score: the three images, a degraded/restored slider, metrics, detection."""
     clean, degraded = _clean_and_degraded(image, recipe, seed)
     r = get_model(model)
-    restored = r.restore(degraded, progress=_progress_callback(progress, [1]))
+    restored, _, _ = _restore(r, degraded, 1, 100, 0, 32, progress)
     probs = r.analyze(degraded).probabilities
     true_types = list(validate_spec(recipe or {}))
     ranked = sorted(true_types, key=lambda t: -probs.get(t, 0.0))
@@ -319,8 +342,17 @@ def _atlas(model: str | None) -> Atlas | None:
 def atlas_figures(model: str | None) -> tuple[Figure | None, Figure | None, str]:
     """The dictionary atlas heatmaps and the atom similarity matrix for ``model``."""
     atlas = _atlas(model)
+    if model is None:
+        return None, None, NO_MODEL
     if atlas is None:
-        return None, None, f"No atlas for {model or 'this model'}: run `python -m restore.atlas --model {model}`."
+        return (
+            None,
+            None,
+            (
+                f"No atlas for {model}. Atlases exist for models with an NDR dictionary; make one with "
+                f"`python -m restore.atlas --model {model}`."
+            ),
+        )
     note = (
         ""
         if atlas.matches(weights_dir() / f"{model}.safetensors")
@@ -341,17 +373,11 @@ def analyze(image: ImageInput, model: str | None) -> tuple[dict[str, float], Fig
     a = r.analyze(img)
     atlas = _atlas(r.name)
     pca = None
-    if atlas is not None:
+    if atlas is not None and a.pooled_vector.size:
         pca = plots.pca_scatter(
             atlas.points, atlas.sample_types, explained=atlas.explained, star=atlas.project(a.pooled_vector)
         )
-    first = a.activations[0]
-    return (
-        dict(a.probabilities),
-        pca,
-        plots.atom_weights([s.pooled for s in a.activations], [s.level for s in a.activations]),
-        plots.dominant_atoms(img, first.map, level=first.level),
-    )
+    return dict(a.probabilities), pca, *_activation_plots(img, a)
 
 
 @gpu
@@ -368,98 +394,35 @@ def redegrade(image: ImageInput, model: str | None) -> tuple[np.ndarray, np.ndar
     return img, restored, again, score
 
 
-# --------------------------------------------------------------------------- about
-
-
-def training_sources() -> str:
-    """A Markdown table of the training photographs' packages and licences (from the manifest)."""
-    manifest = json.loads((ROOT / "restore" / "photos_manifest.json").read_text())
-    rows: dict[str, dict[str, Any]] = {}
-    for photo in manifest["photos"]:
-        row = rows.setdefault(photo["package"], {"n": 0, "val": 0, "licences": set()})
-        row["n"] += 1
-        row["val"] += photo.get("split") == "validation"
-        row["licences"].add(photo["license"])
-    lines = ["| Debian package | photos (validation) | licences |", "|---|---|---|"]
-    for package, row in sorted(rows.items()):
-        version = manifest["packages"].get(package, {}).get("version", "")
-        lines.append(f"| `{package}` {version} | {row['n']} ({row['val']}) | {', '.join(sorted(row['licences']))} |")
-    return "\n".join(lines)
-
-
-def about_markdown() -> str:
-    """The model card: the methods, the training data, the limits and the API."""
-    evaluation = ROOT / "assets" / "evaluation.md"
-    table = (
-        evaluation.read_text()
-        if evaluation.is_file()
-        else "Run `python -m restore.evaluate`; the README shows the table."
-    )
-    return ABOUT.format(
-        models=", ".join(f"`{m}`" for m in MODEL_NAMES) or "none yet (no weights shipped)",
-        sources=training_sources(),
-        evaluation=table,
-        limit=images.max_megapixels(),
-    )
-
-
-ABOUT = """
-## What this is
-A studio for **all-in-one image restoration**: one network removes noise, rain, haze, blur, low
-resolution and low light without being told which. Models in this app: {models}.
-
-- **NDR-Restore** — Yao et al., *Neural Degradation Representation Learning for All-In-One Image
-  Restoration*, IEEE Transactions on Image Processing 2024, [arXiv:2310.12848](https://arxiv.org/abs/2310.12848).
-  A learned dictionary of 32 *degradation atoms* (the NDR); at three scales the network asks which atoms
-  explain the image (the activations shown in this app) and injects the answer into the restoration.
-- **DFPIR** — Tian et al., *Degradation-Aware Feature Perturbation for All-in-One Image Restoration*,
-  CVPR 2025, [arXiv:2505.12630](https://arxiv.org/abs/2505.12630). Perturbs features per degradation type
-  (channel permutations, sparse attention) so one set of weights routes differently per task; made blind
-  here with our degradation estimator.
-
-Both are re-implemented in this repository at a CPU-friendly size and trained from scratch here.
-
-## Training data
-Only synthetic degradations (`restore/degradations.py`) of 38 photographs from Debian's wallpaper
-packages (35 for training, 3 for validation; the example photos are crops of validation photos):
-
-{sources}
-
-## Evaluation
-{evaluation}
-
-## Known limits
-- Trained on synthetic degradations only: real rain, real low-light sensor noise, JPEG artefacts or
-  lens flare can differ from what the model has seen.
-- A small network: fine texture is often smoothed, strong blur and 4x low resolution are only partly undone,
-  and mixtures of three degradations are hard. The Playground shows where it breaks.
-- Upscaling is bicubic followed by restoration, not a dedicated super-resolution network.
-- Uploads above {limit:g} megapixels are refused (set `RESTORE_MAX_MEGAPIXELS`); large images are
-  processed in tiles, never silently downscaled. The Playground and the analysis plots work on a copy
-  at most {playground} px on the long side.
-
-## API
-```python
-from gradio_client import Client, handle_file
-
-client = Client("http://127.0.0.1:7860/")
-(before, after), png, info = client.predict(
-    handle_file("photo.jpg"), "ndr-restore", 1, 100, 0, 32, api_name="/restore"
-)  # image, model, upscale, strength %, tile (0 = auto), overlap
-slider, metrics = client.predict(
-    handle_file("clean.png"), {{"noise": {{"sigma": 25}}, "haze": {{"beta": 1.2}}}}, 0, api_name="/degrade"
-)  # image, recipe {{type: {{parameter: value}}}}, seed
-probabilities, *plots = client.predict(handle_file("photo.jpg"), "ndr-restore", api_name="/analyze")
-```
-""".replace("{playground}", str(PLAYGROUND_SIDE))
-
-
 # --------------------------------------------------------------------------- layout
 
 
-def _image_input(label: str) -> gr.Image:
-    return gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=320)
+def restore_examples() -> list[str]:
+    """The degraded example photos of the Restore tab, written to ``.gradio/examples`` on first start."""
+    paths = []
+    for stem, recipe in EXAMPLE_RECIPES:
+        src = ROOT / "assets" / "examples" / f"{stem}.jpg"
+        dst = ROOT / ".gradio" / "examples" / f"{stem}_{'+'.join(recipe)}.png"
+        if src.is_file() and not dst.is_file():
+            images.save_png(degrade_image(images.load_image(src), recipe, seed=0), dst)
+        if dst.is_file():
+            paths.append(str(dst))
+    return paths
 
+
+def _examples_cache() -> Path:
+    """Lazily cached example results live in one folder per set of weights: new weights, fresh results."""
+    key = fingerprint(weights_dir() / f"{MODEL_NAMES[0]}.safetensors")[:16] if MODEL_NAMES else "none"
+    return ROOT / ".gradio" / "cached_examples" / key
+
+
+def _image_input(label: str, elem_id: str) -> gr.Image:
+    return gr.Image(
+        label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=320, elem_id=elem_id
+    )
+
+
+os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(_examples_cache()))  # read when gr.Examples is built
 
 with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
     gr.Markdown(
@@ -469,12 +432,15 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
     with gr.Tab("Restore", id="restore"):
         if not MODEL_NAMES:
             gr.Markdown(f"⚠️ {NO_MODEL}")
+        r_slider = gr.ImageSlider(label="Before / after", format="png", elem_id="restore-slider", render=False)
+        r_info = gr.Markdown(render=False)
+        r_file = gr.File(label="Full-resolution PNG", render=False)
         with gr.Row():
             with gr.Column(scale=1):
-                r_image = _image_input("Your photo")
+                r_image = _image_input("Your photo", "restore-input")
                 r_model = gr.Dropdown(MODEL_NAMES, value=(MODEL_NAMES or [None])[0], label="Model")
                 r_upscale = gr.Radio([("1x", 1), ("2x", 2), ("4x", 4)], value=1, label="Upscale")
-                r_strength = gr.Slider(0, 100, value=100, step=1, label="Strength (%) — blends with the input")
+                r_strength = gr.Slider(0, 100, value=100, step=1, label="Strength (%): blends with the input")
                 with gr.Accordion("Advanced", open=False):
                     r_tile = gr.Dropdown(
                         [("auto", 0), ("128", 128), ("256", 256), ("512", 512), ("1024", 1024)],
@@ -483,31 +449,41 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
                     )
                     r_overlap = gr.Slider(0, 128, value=32, step=8, label="Tile overlap (px)")
                 r_button = gr.Button("Restore", variant="primary", elem_id="restore-button")
+                restore_inputs = [r_image, r_model, r_upscale, r_strength, r_tile, r_overlap]
+                restore_outputs = [r_slider, r_file, r_info]
+                examples = None
+                degraded = restore_examples()
+                if MODEL_NAMES and degraded:
+                    examples = gr.Examples(
+                        [[p, MODEL_NAMES[0], 1, 100, 0, 32] for p in degraded],
+                        restore_inputs,
+                        restore_outputs,
+                        fn=restore_image,
+                        cache_examples=True,
+                        cache_mode="lazy",  # computed on first click, so start-up stays fast
+                        preprocess=False,
+                        visible_columns=[0],
+                        label="Degraded examples (click to restore)",
+                    )
             with gr.Column(scale=2):
-                r_slider = gr.ImageSlider(label="Before / after", format="png", elem_id="restore-slider")
-                r_info = gr.Markdown()
-                r_file = gr.File(label="Full-resolution PNG")
+                r_slider.render()
+                r_info.render()
+                r_file.render()
         with gr.Row():
-            r_probs = gr.Plot(label="Detected degradations")
-            r_weights = gr.Plot(label="NDR activations per scale")
-        r_map = gr.Plot(label="Where the dominant atoms fire")
+            r_probs = gr.Plot(show_label=False, label="Detected degradations")
+            r_weights = gr.Plot(show_label=False, label="NDR activations per scale")
+        r_map = gr.Plot(show_label=False, label="Where the dominant atoms fire", elem_id="restore-map")
         with gr.Accordion("Compare models", open=False):
             c_button = gr.Button("Run every available model on this photo")
             c_slider = gr.ImageSlider(label="First model (left) / second model (right)", format="png")
             c_info = gr.Markdown()
-        restore_inputs = [r_image, r_model, r_upscale, r_strength, r_tile, r_overlap]
-        restore_outputs = [r_slider, r_file, r_info]
-        r_event = r_button.click(
+        explain = {"fn": explain_image, "inputs": [r_image, r_model], "outputs": [r_probs, r_weights, r_map]}
+        explain |= {"preprocess": False, "api_visibility": "private", "concurrency_id": "model"}
+        r_button.click(
             restore_image, restore_inputs, restore_outputs, api_name="restore", preprocess=False, concurrency_id="model"
-        )
-        r_event.success(
-            explain_image,
-            [r_image, r_model],
-            [r_probs, r_weights, r_map],
-            preprocess=False,
-            api_visibility="private",
-            concurrency_id="model",
-        )
+        ).success(**explain)
+        if examples is not None:
+            examples.cache_event.success(**explain)
         c_button.click(
             compare_models,
             [r_image, r_upscale, r_strength, r_tile, r_overlap],
@@ -516,29 +492,12 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
             preprocess=False,
             concurrency_id="model",
         )
-        if EXAMPLES and MODEL_NAMES:
-            examples = gr.Examples(
-                [[str(p), MODEL_NAMES[0], 1, 100, 0, 32] for p in EXAMPLES[:3]],
-                restore_inputs,
-                restore_outputs,
-                fn=restore_image,
-                cache_examples=True,
-                cache_mode="lazy",  # computed on first click, so start-up stays fast
-                preprocess=False,
-            )
-            examples.cache_event.then(
-                explain_image,
-                [r_image, r_model],
-                [r_probs, r_weights, r_map],
-                preprocess=False,
-                api_visibility="private",
-            )
 
     with gr.Tab("Playground", id="playground"):
         gr.Markdown("Degrade a clean photo on purpose, restore it, and see how close the result gets.")
         with gr.Row():
             with gr.Column(scale=1):
-                p_image = _image_input("Clean photo")
+                p_image = _image_input("Clean photo", "playground-input")
                 if EXAMPLES:
                     gr.Examples([[str(p)] for p in EXAMPLES], [p_image], label="Clean examples")
                 with gr.Row():
@@ -555,18 +514,21 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
                             )
                             CONTROLS.append((name, prm.name))
                 p_recipe = gr.JSON(value={"noise": {"sigma": 25.0, "signal": 0.0}}, label="Recipe")
+                p_model = gr.Dropdown(MODEL_NAMES, value=(MODEL_NAMES or [None])[0], label="Model")
                 with gr.Row():
-                    p_degrade = gr.Button("Degrade")
-                    p_both = gr.Button("Degrade and restore", variant="primary")
+                    p_degrade = gr.Button("Degrade", elem_id="degrade-button")
+                    p_both = gr.Button("Degrade and restore", variant="primary", elem_id="degrade-restore-button")
             with gr.Column(scale=2):
-                p_slider = gr.ImageSlider(label="Compare", format="png")
+                p_slider = gr.ImageSlider(label="Compare", format="png", elem_id="playground-slider")
                 p_vs_clean = gr.Checkbox(label="Compare restored with the clean photo (instead of the degraded one)")
                 p_metrics = gr.Markdown()
                 with gr.Row():
                     p_clean = gr.Image(label="Clean", format="png", interactive=False)
                     p_degraded = gr.Image(label="Degraded", format="png", interactive=False)
                     p_restored = gr.Image(label="Restored", format="png", interactive=False)
-                p_detected = gr.Plot(label="Detected vs true degradations")
+                p_detected = gr.Plot(
+                    show_label=False, label="Detected vs true degradations", elem_id="playground-detected"
+                )
                 p_views = gr.State()
         fast = {"queue": False, "api_visibility": "private"}
         p_random.click(random_degradation, None, [p_seed, *controls, p_recipe], **fast)
@@ -575,7 +537,7 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
         )
         p_both.click(recipe_from_controls, controls, p_recipe, **fast).then(
             degrade_and_restore,
-            [p_image, p_recipe, p_seed, r_model],
+            [p_image, p_recipe, p_seed, p_model],
             [p_clean, p_degraded, p_restored, p_slider, p_metrics, p_detected, p_views],
             api_visibility="undocumented",
             preprocess=False,
@@ -589,21 +551,23 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
         i_model = gr.Dropdown(MODEL_NAMES, value=default, label="Model")
         i_note = gr.Markdown(note)
         with gr.Row():
-            i_heat = gr.Plot(heat, label="Dictionary atlas")
-            i_sim = gr.Plot(sim, label="Atom similarity")
+            i_heat = gr.Plot(heat, show_label=False, label="Dictionary atlas", scale=3)
+            i_sim = gr.Plot(sim, show_label=False, label="Atom similarity", scale=2)
         i_model.change(atlas_figures, i_model, [i_heat, i_sim, i_note], api_visibility="private")
         gr.Markdown("### Your image in the dictionary")
         with gr.Row():
             with gr.Column(scale=1):
-                i_image = _image_input("Photo to analyse")
-                if EXAMPLES:
-                    gr.Examples([[str(p)] for p in EXAMPLES], [i_image])
-                i_button = gr.Button("Analyze", variant="primary")
+                i_image = _image_input("Photo to analyse", "inside-input")
+                if degraded:
+                    gr.Examples([[p] for p in degraded], [i_image], label="Degraded examples")
+                i_button = gr.Button("Analyze", variant="primary", elem_id="analyze-button")
                 i_probs = gr.Label(label="Detected degradations", num_top_classes=len(DEGRADATION_TYPES))
             with gr.Column(scale=2):
-                i_pca = gr.Plot(label="Where it falls among the atlas samples (star)")
-                i_weights = gr.Plot(label="Atom weights per scale")
-                i_map = gr.Plot(label="Dominant atoms")
+                i_pca = gr.Plot(
+                    show_label=False, label="Where it falls among the atlas samples (star)", elem_id="inside-pca"
+                )
+                i_weights = gr.Plot(show_label=False, label="Atom weights per scale")
+                i_map = gr.Plot(show_label=False, label="Dominant atoms")
         i_button.click(
             analyze,
             [i_image, i_model],
@@ -613,11 +577,13 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
             concurrency_id="model",
         )
         gr.Markdown("### Re-degradation: can the dictionary describe the degradation well enough to redo it?")
-        d_button = gr.Button("Re-synthesise this photo's degradation")
+        d_button = gr.Button("Re-synthesise this photo's degradation", elem_id="redegrade-button")
         with gr.Row():
             d_real = gr.Image(label="Real input", format="png", interactive=False)
             d_restored = gr.Image(label="Restored", format="png", interactive=False)
-            d_again = gr.Image(label="Re-synthesised by NDR-Degrad", format="png", interactive=False)
+            d_again = gr.Image(
+                label="Re-synthesised by NDR-Degrad", format="png", interactive=False, elem_id="redegrade-again"
+            )
         d_score = gr.Markdown()
         d_button.click(
             redegrade,
@@ -629,7 +595,7 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
         )
 
     with gr.Tab("About", id="about"):
-        gr.Markdown(about_markdown())
+        gr.Markdown(modelcard.model_card(MODEL_NAMES, playground_side=PLAYGROUND_SIDE))
 
 # Two CPU cores: one restoration already uses both, so model events run one at a time (they share
 # concurrency_id "model"); up to 16 requests wait in line, beyond that users are told the queue is full

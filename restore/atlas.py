@@ -20,15 +20,19 @@ import argparse
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from restore.degradations import DEGRADATION_TYPES, DEGRADATIONS, degrade_image
 from restore.images import load_image
 from restore.weights import fingerprint
+
+if TYPE_CHECKING:
+    from restore.inference import Restorer
 
 log = logging.getLogger(__name__)
 
@@ -183,14 +187,14 @@ def random_params(name: str, rng: np.random.Generator) -> dict[str, float]:
 
 
 def compute_atlas(
-    restorer,
+    restorer: Restorer,
     weights_path: str | os.PathLike,
     *,
     samples_per_type: int = 24,
     crop: int = 128,
     seed: int = 0,
     photos: Sequence[Path] | None = None,
-    progress=None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Atlas:
     """Analyse ``samples_per_type`` synthesised samples per degradation type with ``restorer``.
 

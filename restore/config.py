@@ -99,6 +99,8 @@ class TrainConfig:
         patch: training patch side (px). batch: patches per step.
         steps: optimiser steps; warmup: linear warm-up steps; lr / min_lr: cosine schedule ends.
         weight_decay, grad_clip: AdamW decay and gradient-norm clip.
+        loss_balance: weight each sample's restoration L1 by 1 / (its input's L1 + 0.02), so mild
+            degradations count as much as severe ones (False: the paper's plain mean L1).
         degrad_weight: lambda of the re-degradation L1; estimator_weight: the estimator's BCE.
         alternate: alternate restoration and degradation updates (paper text) instead of one
             joint step (public code).
@@ -117,11 +119,12 @@ class TrainConfig:
     patch: int = 96
     batch: int = 8
     steps: int = 6000
-    warmup: int = 200
-    lr: float = 1e-3
+    warmup: int = 300
+    lr: float = 5e-4
     min_lr: float = 2e-5
     weight_decay: float = 1e-4
     grad_clip: float = 0.5
+    loss_balance: bool = True
     degrad_weight: float = 1.0
     estimator_weight: float = 0.1
     alternate: bool = False

@@ -152,7 +152,7 @@ def noise(x: Tensor, generator: torch.Generator, *, sigma: ParamValue = 25.0, si
 
 
 def _line_kernels(length: Tensor, angle_deg: Tensor, width: Tensor, size: int) -> Tensor:
-    """Anti-aliased line kernels ``(B, size, size)`` normalised to a peak of 1 along the line."""
+    """Anti-aliased line kernels ``(B, size, size)``, each normalised to sum to 1."""
     r = torch.arange(size, device=length.device, dtype=length.dtype) - size // 2
     yy, xx = torch.meshgrid(r, r, indexing="ij")
     a = torch.deg2rad(angle_deg).view(-1, 1, 1)
@@ -189,8 +189,9 @@ def rain(
     angle_t = _batch(angle, x) + (_rand((b,), generator, x) - 0.5) * 6.0
     width_t = _batch(width, x)
     bright = _batch(brightness, x).view(-1, 1, 1, 1)
-    # Drop probability per pixel: up to ~2 % so long streaks overlap only at high density.
-    p = (dens * 0.02).view(-1, 1, 1, 1)
+    # Drop probability per pixel, divided by the streak footprint so the share of the frame
+    # covered by rain depends on the density, not on how long or wide the streaks are.
+    p = (dens * 0.4 / (length_t * width_t.clamp(min=0.5))).view(-1, 1, 1, 1)
     drops = (_rand((b, 1, h, w), generator, x) < p).to(x.dtype)
     drops = drops * (0.5 + 0.5 * _rand((b, 1, h, w), generator, x))
     size = int(2 * math.ceil(float(length_t.max()) / 2) + 3) | 1
@@ -198,7 +199,8 @@ def rain(
     streaks = _conv_per_sample(drops, kernels)
     # A streak of unit drop spreads over ~length*width pixels; rescale so its peak is ~1.
     streaks = streaks * (length_t * width_t.clamp(min=0.5) * 1.2).view(-1, 1, 1, 1)
-    streaks = (streaks.clamp(0, 1) * bright).expand_as(x)
+    # Overlapping streaks saturate softly (like stacked translucent layers), never into flat bands.
+    streaks = ((1 - torch.exp(-streaks)) * bright).expand_as(x)
     return (x + streaks - x * streaks).clamp(0, 1)
 
 
@@ -270,7 +272,8 @@ def motion_kernels(
     heading = angle0 + torch.cumsum(turns, dim=1)
     speed = 0.5 + _rand((batch, steps), generator, ref)
     pos = torch.cumsum(torch.stack([torch.cos(heading), torch.sin(heading)], -1) * speed.unsqueeze(-1), dim=1)
-    pos = pos - pos.mean(dim=1, keepdim=True)
+    # Centre on the bounding box (not the mean) so no point of the path falls off the kernel.
+    pos = pos - (pos.amax(dim=1, keepdim=True) + pos.amin(dim=1, keepdim=True)) / 2
     extent = (pos.amax(dim=1) - pos.amin(dim=1)).norm(dim=-1).clamp(min=1e-6)
     pos = pos * ((length_t - 1).clamp(min=0) / extent).view(-1, 1, 1) + k // 2  # (B, steps, 2) in px
     kern = torch.zeros(batch, k * k, device=ref.device, dtype=ref.dtype)
@@ -437,6 +440,8 @@ def validate_spec(spec: Mapping[str, Mapping[str, ParamValue]]) -> dict[str, dic
         d = DEGRADATIONS[name]
         full: dict[str, ParamValue] = d.defaults()
         for key, value in (params or {}).items():
+            if key not in full:
+                raise ValueError(f"{name} has no parameter {key!r}; valid: {', '.join(full)}")
             p = d.param(key)
             if not isinstance(value, Tensor) and not (p.low <= float(value) <= p.high):
                 raise ValueError(f"{name}.{key}={value} is outside its range [{p.low}, {p.high}]")
@@ -588,7 +593,7 @@ def degrade_image(img: np.ndarray, spec: Mapping[str, Mapping[str, ParamValue]],
 
 def to_tensor(img: np.ndarray) -> Tensor:
     """``HxWx3`` uint8 RGB -> ``(1, 3, H, W)`` float32 in ``[0, 1]``."""
-    arr = np.ascontiguousarray(img)
+    arr = np.array(img, copy=True)  # a private, writable copy (inputs may be read-only views)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise ValueError(f"expected an HxWx3 uint8 RGB array, got {arr.dtype} {arr.shape}")
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)

@@ -164,12 +164,12 @@ def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
         return image
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BOX))
+    return np.array(Image.fromarray(image).resize(size, Image.Resampling.BOX))
 
 
 def resize_bicubic(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Bicubic resize of ``HxWx3`` uint8 to ``height`` x ``width`` (e.g. the "before" of an upscale)."""
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
+    return np.array(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
 
 
 def _open_stream(source: ImageSource) -> tuple[str, BinaryIO]:

@@ -170,10 +170,19 @@ class Restorer:
     def from_config(
         cls, config: ModelConfig, *, name: str = "custom", device: str | torch.device = "cpu", seed: int = 0
     ) -> Restorer:
-        """A model with seeded random weights (tests, benchmarks of untrained presets)."""
+        """A model with seeded random weights (tests, benchmarks of untrained presets).
+
+        The zero-initialised output convolutions (which make a fresh network the identity) get
+        random weights too, so an untrained model really transforms its input.
+        """
         torch.manual_seed(seed)
+        model = build_model(config)
         degrad = build_degrad(config) if config.arch == "ndr" else None
-        return cls(build_model(config), config, name=name, device=device, degrad=degrad)
+        for net in (model, degrad):
+            for m in net.modules() if net is not None else ():
+                if isinstance(m, nn.Conv2d) and not bool(m.weight.any()):
+                    m.reset_parameters()
+        return cls(model, config, name=name, device=device, degrad=degrad)
 
     @property
     def has_redegrader(self) -> bool:

@@ -79,7 +79,7 @@ def atom_weights(pooled: Sequence[np.ndarray], levels: Sequence[int] | None = No
         ax.set_ylim(0, max(float(w.max()) * 1.15, 2.0 / len(w)))
     axes[-1].set_xlabel("dictionary atom (red: the 3 strongest; dotted: uniform weight)")
     axes[-1].set_xticks(np.arange(0, len(np.asarray(pooled[0])), 2))
-    fig.suptitle("NDR activation: how much of each atom the image uses, per scale", fontsize=11)
+    axes[0].set_title("How much of each dictionary atom the image uses, per scale", fontsize=11)
     return fig
 
 

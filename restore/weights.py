@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,7 @@ class WeightsError(RuntimeError):
 
 def clean_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Strip the ``module.`` (DDP) and ``_orig_mod.`` (torch.compile) prefixes."""
-    out = {}
-    for key, value in state.items():
-        for prefix in ("module.", "_orig_mod."):
-            while key.startswith(prefix):
-                key = key[len(prefix) :]
-        key = key.replace("._orig_mod.", ".")
-        out[key] = value
-    return out
+    return {re.sub(r"^(?:(?:module|_orig_mod)\.)+", "", k).replace("._orig_mod.", "."): v for k, v in state.items()}
 
 
 def save_weights(

@@ -15,10 +15,14 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python tests/screenshots.py` starts in tests/
+    sys.path.insert(0, str(ROOT))
 EXAMPLE = ROOT / "assets" / "examples" / "mountains.jpg"
 _STATE: dict[str, ModuleType] = {}
 
@@ -50,12 +54,28 @@ def studio_app() -> ModuleType:
         make_tiny_models(directory)
         os.environ["RESTORE_WEIGHTS_DIR"] = str(directory)
         os.environ["RESTORE_ATLAS_DIR"] = str(directory)
+        os.environ["GRADIO_EXAMPLES_CACHE"] = str(directory / "cached_examples")  # keep the app's cache clean
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-        if str(ROOT) not in sys.path:
-            sys.path.insert(0, str(ROOT))
         sys.modules.pop("app", None)
         _STATE["app"] = importlib.import_module("app")
     return _STATE["app"]
+
+
+@contextmanager
+def single_thread_torch() -> Iterator[None]:
+    """Run torch on one thread inside the block (restored after).
+
+    The tiny models and small images of these tests gain nothing from a second thread, and on a
+    busy two-core machine a second thread makes every operation wait for a free core.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def free_port() -> int:

@@ -51,6 +51,9 @@ class UNet(nn.Module):
         )
         self.refine = stage(cfg.block, top, cfg.refine_blocks, heads=cfg.heads[0], **kw)
         self.out = nn.Conv2d(top, io, 3, padding=1)
+        # Zero residual at init: the network starts as the identity and learns the correction.
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def encode(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
         """Returns the three encoder skips (fine to coarse) and the latent."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -53,7 +55,7 @@ def channel_attention(
 def topk_mask(logits: Tensor, keep_ratio: float) -> Tensor:
     """Set all but the ``ceil(keep_ratio * n)`` largest logits of each row to -inf."""
     n = logits.shape[-1]
-    keep = max(1, min(n, int(-(-keep_ratio * n // 1))))
+    keep = max(1, min(n, math.ceil(round(keep_ratio * n, 9))))
     if keep == n:
         return logits
     idx = logits.topk(keep, dim=-1).indices

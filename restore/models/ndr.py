@@ -146,6 +146,8 @@ class NDRDegrad(nn.Module):
         self.reduces = nn.ModuleList(nn.Conv2d(2 * ch, ch, 1) for ch in (c[2], c[1], c[0]))
         self.decoders = nn.ModuleList(ResConvBlock(ch) for ch in (c[2], c[1], c[0]))
         self.out = nn.Conv2d(c[0], io, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, clean: Tensor, queries: list[Tensor]) -> Tensor:
         """Args: clean ``(B, 3, H, W)`` in [0, 1]; queries: the three ``E`` maps of the

@@ -1,0 +1,289 @@
+"""The app's handlers called directly, and its named endpoints through gradio_client.
+
+Tiny random-weight models (``studio_env``) stand in for the shipped weights, so these tests check
+behaviour (shapes, errors, determinism, what each view shows), not restoration quality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import gradio as gr
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+from studio_env import EXAMPLE, free_port, single_thread_torch, studio_app
+
+from restore import DEGRADATION_TYPES
+from restore.images import load_image
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    with single_thread_torch():
+        yield
+
+
+@pytest.fixture(scope="module")
+def app() -> ModuleType:
+    return studio_app()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small crop of an example photo (keeps every call fast on two CPU cores)."""
+    path = tmp_path_factory.mktemp("img") / "photo.png"
+    Image.open(EXAMPLE).convert("RGB").crop((200, 150, 328, 246)).save(path)  # 128x96
+    return path
+
+
+@pytest.fixture(scope="module")
+def corrupt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bad") / "holiday.png"
+    path.write_text("definitely not a PNG\n")
+    return path
+
+
+def _title(fig: Figure) -> str:
+    return " ".join([fig.get_suptitle(), *(ax.get_title() for ax in fig.axes)])
+
+
+# --------------------------------------------------------------------------- restore tab
+
+
+def test_models_come_from_the_test_weights(app: ModuleType) -> None:
+    assert app.MODEL_NAMES == ["ndr-restore", "dfpir"]
+    assert app.get_model("ndr-restore") is app.get_model("ndr-restore")  # loaded once, shared
+
+
+def test_load_upload_accepts_every_payload(app: ModuleType, photo: Path) -> None:
+    import base64
+
+    expected = load_image(photo)
+    data_url = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
+    for payload in (str(photo), {"path": str(photo)}, {"path": None, "url": data_url}, expected):
+        np.testing.assert_array_equal(app.load_upload(payload), expected)
+
+
+def test_restore_upscales_and_writes_the_full_resolution_png(app: ModuleType, photo: Path) -> None:
+    (before, after), png, info = app.restore_image({"path": str(photo)}, "ndr-restore", 2, 100, 0, 32)
+    assert before.shape == after.shape == (192, 256, 3)
+    np.testing.assert_array_equal(load_image(png), after)
+    assert Path(png).name == "restored_ndr-restore_256x192.png"
+    assert "128x96 → 256x192" in info and "ndr-restore" in info and " s" in info
+
+
+def test_restore_strength_zero_returns_the_input(app: ModuleType, photo: Path) -> None:
+    (before, after), _, _ = app.restore_image(str(photo), "ndr-restore", 1, 0, 0, 32)
+    np.testing.assert_array_equal(after, load_image(photo))
+    np.testing.assert_array_equal(before, after)
+
+
+def test_restore_tiles_and_reports_them(app: ModuleType, photo: Path) -> None:
+    whole = app.restore_image(str(photo), "ndr-restore", 1, 100, 0, 16)[0][1]
+    (_, tiled), _, info = app.restore_image(str(photo), "ndr-restore", 1, 100, 64, 16)
+    assert "(6 tiles" in info  # 128x96 in 64-px tiles overlapping by 16: 3 x 2
+    assert tiled.shape == whole.shape
+
+
+def test_restore_bad_inputs_raise_clear_errors(app: ModuleType, photo: Path, corrupt: Path, monkeypatch) -> None:
+    with pytest.raises(gr.Error, match="Add an image first"):
+        app.restore_image(None, "ndr-restore")
+    with pytest.raises(gr.Error, match="holiday.png is not an image"):
+        app.restore_image({"path": str(corrupt)}, "ndr-restore")
+    with pytest.raises(gr.Error, match="Unknown model 'nope'"):
+        app.restore_image(str(photo), "nope")
+    with pytest.raises(gr.Error, match="tile"):
+        app.restore_image(str(photo), "ndr-restore", 1, 100, 64, 64)
+    monkeypatch.setenv("RESTORE_MAX_MEGAPIXELS", "0.005")
+    with pytest.raises(gr.Error, match=r"128x96 \(0.0 megapixels\).*RESTORE_MAX_MEGAPIXELS"):
+        app.restore_image(str(photo), "ndr-restore")
+    monkeypatch.setenv("RESTORE_MAX_MEGAPIXELS", "0.1")
+    with pytest.raises(gr.Error, match="the 4x result is 512x384.*smaller upscale"):
+        app.restore_image(str(photo), "ndr-restore", 4)
+
+
+def test_no_weights_gives_a_clear_message(app: ModuleType, photo: Path, monkeypatch) -> None:
+    monkeypatch.setattr(app, "MODEL_NAMES", [])
+    with pytest.raises(gr.Error, match="No trained weights"):
+        app.restore_image(str(photo), None)
+    assert app.atlas_figures(None)[2] == app.NO_MODEL
+
+
+def test_explain_plots(app: ModuleType, photo: Path) -> None:
+    probs, weights, where = app.explain_image(str(photo), "ndr-restore")
+    assert "Detected degradations" in _title(probs)
+    assert len(weights.axes) == 3 and "per scale" in _title(weights)
+    assert "dominant atoms" in _title(where)
+    assert app.explain_image(str(photo), "dfpir")[1:] == (None, None)  # no NDR dictionary in DFPIR
+
+
+def test_compare_two_models_and_one(app: ModuleType, photo: Path, monkeypatch) -> None:
+    (left, right), info = app.compare_models(str(photo))
+    assert left.shape == right.shape == (96, 128, 3)
+    assert "**ndr-restore**" in info and "**dfpir**" in info
+    monkeypatch.setattr(app, "MODEL_NAMES", ["ndr-restore"])
+    (left, right), info = app.compare_models(str(photo), 2)
+    assert "dfpir is not available yet" in info
+    assert left.shape == right.shape == (192, 256, 3)
+
+
+# --------------------------------------------------------------------------- playground
+
+
+def test_recipe_from_controls(app: ModuleType) -> None:
+    defaults = [c.value for c in app.controls]
+    assert len(defaults) == len(app.CONTROLS)
+    assert app.recipe_from_controls(*defaults) == {"noise": {"sigma": 25.0, "signal": 0.0}}
+    flipped = [not v if p is None else v for (_, p), v in zip(app.CONTROLS, defaults, strict=True)]
+    assert set(app.recipe_from_controls(*flipped)) == set(DEGRADATION_TYPES) - {"noise"}
+
+
+def test_random_degradation_is_seeded(app: ModuleType) -> None:
+    values = app.recipe_for_seed(7)
+    assert values == app.recipe_for_seed(7)
+    assert app.recipe_from_controls(*values[:-1]) == {
+        t: {k: float(v) for k, v in p.items()} for t, p in values[-1].items()
+    }
+    seed, *rest = app.random_degradation()
+    assert rest == app.recipe_for_seed(seed)
+
+
+def test_degrade_is_deterministic_and_scored(app: ModuleType, photo: Path) -> None:
+    recipe = {"noise": {"sigma": 30}, "haze": {}}
+    (clean, degraded), table = app.degrade(str(photo), recipe, 3)
+    np.testing.assert_array_equal(clean, load_image(photo))
+    assert degraded.shape == clean.shape and not np.array_equal(degraded, clean)
+    np.testing.assert_array_equal(app.degrade(str(photo), recipe, 3)[0][1], degraded)
+    assert not np.array_equal(app.degrade(str(photo), recipe, 4)[0][1], degraded)
+    assert "PSNR" in table and "SSIM" in table
+
+
+def test_degrade_rejects_bad_recipes(app: ModuleType, photo: Path) -> None:
+    with pytest.raises(gr.Error, match="unknown degradation 'snow'"):
+        app.degrade(str(photo), {"snow": {}}, 0)
+    with pytest.raises(gr.Error, match="outside its range"):
+        app.degrade(str(photo), {"noise": {"sigma": 500}}, 0)
+    with pytest.raises(gr.Error, match="Tick at least one"):
+        app.degrade(str(photo), {}, 0)
+
+
+def test_playground_shrinks_large_photos(app: ModuleType) -> None:
+    big = np.zeros((1000, 2000, 3), np.uint8)
+    (clean, degraded), _ = app.degrade(big, {"lowres": {"scale": 2}}, 0)
+    assert clean.shape == degraded.shape == (384, app.PLAYGROUND_SIDE, 3)
+
+
+def test_degrade_and_restore(app: ModuleType, photo: Path) -> None:
+    clean, degraded, restored, pair, metrics, detected, views = app.degrade_and_restore(
+        str(photo), {"noise": {"sigma": 25}}, 0, "ndr-restore"
+    )
+    assert clean.shape == degraded.shape == restored.shape
+    assert pair[0] is degraded and pair[1] is restored
+    assert "gain (dB)" in metrics and "restored (ndr-restore)" in metrics
+    assert "OpenCV NL-means" in metrics  # the classical baseline for noise
+    assert "**True:** noise" in metrics
+    assert "(true)" in " ".join(t.get_text() for t in detected.axes[0].get_yticklabels())
+    assert app.compare_with(True, views)[0] is clean
+    assert app.compare_with(False, views)[0] is degraded
+    assert app.compare_with(False, None) is None
+    rain = app.degrade_and_restore(str(photo), {"rain": {}}, 0, "dfpir")[4]
+    assert "no classical method for rain" in rain
+
+
+# --------------------------------------------------------------------------- inside the model
+
+
+def test_atlas_views(app: ModuleType) -> None:
+    heat, sim, note = app.atlas_figures("ndr-restore")
+    assert "atlas" in _title(heat).lower() and len(heat.axes) == 4  # 3 scales + colour bar
+    assert "similar" in _title(sim)
+    assert "3 synthesised samples" in note and "older" not in note
+    assert app.atlas_figures("dfpir")[:2] == (None, None)
+
+
+def test_analyze(app: ModuleType, photo: Path) -> None:
+    probs, pca, weights, where = app.analyze(str(photo), "ndr-restore")
+    assert set(probs) == set(DEGRADATION_TYPES) and all(0 <= p <= 1 for p in probs.values())
+    labels = [t.get_text() for t in pca.axes[0].get_legend().get_texts()]
+    assert "your image" in labels and "noise" in labels
+    assert isinstance(weights, Figure) and isinstance(where, Figure)
+    probs, pca, weights, where = app.analyze(str(photo), "dfpir")
+    assert pca is None and weights is None
+
+
+def test_redegrade(app: ModuleType, photo: Path) -> None:
+    real, restored, again, score = app.redegrade(str(photo), "ndr-restore")
+    assert real.shape == restored.shape == again.shape == (96, 128, 3)
+    assert "dB" in score
+    with pytest.raises(gr.Error, match="no NDR-Degrad"):
+        app.redegrade(str(photo), "dfpir")
+
+
+def test_about_cites_both_papers_and_licences(app: ModuleType) -> None:
+    card = app.modelcard.model_card(app.MODEL_NAMES)
+    for needle in ("2310.12848", "2505.12630", "IEEE", "CVPR 2025", "CC-BY-SA-4.0", "GPL-2+", "/restore", "/analyze"):
+        assert needle in card
+
+
+# --------------------------------------------------------------------------- gradio_client
+
+
+@pytest.fixture(scope="module")
+def client(app: ModuleType) -> Iterator:
+    from gradio_client import Client
+
+    port = free_port()
+    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=True)
+    finally:
+        app.demo.close()
+
+
+def test_client_restore(client, photo: Path) -> None:
+    from gradio_client import handle_file
+
+    (before, after), png, info = client.predict(
+        handle_file(str(photo)), "ndr-restore", 2, 100, 0, 32, api_name="/restore"
+    )
+    assert load_image(after).shape == load_image(before).shape == (192, 256, 3)
+    np.testing.assert_array_equal(load_image(png), load_image(after))
+    assert "ndr-restore" in info
+
+
+def test_client_degrade(client, photo: Path) -> None:
+    from gradio_client import handle_file
+
+    (clean, degraded), table = client.predict(handle_file(str(photo)), {"noise": {"sigma": 40}}, 5, api_name="/degrade")
+    clean, degraded = load_image(clean), load_image(degraded)
+    assert clean.shape == degraded.shape == (96, 128, 3) and not np.array_equal(clean, degraded)
+    assert "PSNR" in table
+
+
+def test_client_analyze(client, photo: Path) -> None:
+    from gradio_client import handle_file
+
+    label, *_ = client.predict(handle_file(str(photo)), "ndr-restore", api_name="/analyze")
+    assert {c["label"] for c in label["confidences"]} == set(DEGRADATION_TYPES)
+
+
+def test_client_bad_uploads_get_clear_errors_and_the_app_keeps_serving(client, corrupt: Path, tmp_path, photo) -> None:
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="holiday.png is not an image"):
+        client.predict(handle_file(str(corrupt)), "ndr-restore", 1, 100, 0, 32, api_name="/restore")
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(AppError, match="empty"):
+        client.predict(handle_file(str(empty)), {"noise": {}}, 0, api_name="/degrade")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(photo.read_bytes()[:400])
+    with pytest.raises(AppError, match="corrupt or truncated"):
+        client.predict(handle_file(str(truncated)), "ndr-restore", api_name="/analyze")
+    label, *_ = client.predict(handle_file(str(photo)), "ndr-restore", api_name="/analyze")
+    assert len(label["confidences"]) == len(DEGRADATION_TYPES)

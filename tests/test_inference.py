@@ -1,0 +1,181 @@
+"""Restorer: shapes, conversions, tiling, analysis, loading errors, the shipped weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restore import DEGRADATION_TYPES, Restorer, available_models
+from restore.config import preset
+from restore.inference import tile_starts
+from restore.weights import WEIGHTS_DIR, WeightsError, read_config, save_weights
+
+RNG = np.random.default_rng(0)
+
+
+def smooth_image(h: int, w: int) -> np.ndarray:
+    """A photo-like test image: smooth gradients plus mild texture."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([128 + 90 * np.sin(xx / 17), 128 + 90 * np.cos(yy / 23), 128 + 60 * np.sin((xx + yy) / 31)], -1)
+    img += RNG.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def ndr() -> Restorer:
+    return Restorer.from_config(preset("ndr-tiny"), name="ndr-restore")
+
+
+@pytest.fixture(scope="module")
+def dfpir() -> Restorer:
+    return Restorer.from_config(preset("dfpir-tiny"), name="dfpir")
+
+
+@pytest.mark.parametrize("size", [(37, 53), (8, 8), (64, 33)])
+def test_restore_keeps_any_size(ndr: Restorer, size: tuple[int, int]) -> None:
+    img = smooth_image(*size)
+    out = ndr.restore(img)
+    assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_upscale_and_strength(ndr: Restorer) -> None:
+    img = smooth_image(30, 41)
+    assert ndr.restore(img, upscale=2).shape == (60, 82, 3)
+    assert ndr.restore(img, upscale=4).shape == (120, 164, 3)
+    np.testing.assert_array_equal(ndr.restore(img, strength=0.0), img)
+    full, half = ndr.restore(img).astype(int), ndr.restore(img, strength=0.5).astype(int)
+    np.testing.assert_allclose(half, (full + img) / 2, atol=1.0)
+    with pytest.raises(ValueError, match="upscale"):
+        ndr.restore(img, upscale=5)
+    with pytest.raises(ValueError, match="strength"):
+        ndr.restore(img, strength=1.5)
+
+
+def test_pil_and_odd_modes_are_converted(ndr: Restorer) -> None:
+    img = smooth_image(24, 24)
+    rgb = ndr.restore(img)
+    np.testing.assert_array_equal(ndr.restore(Image.fromarray(img)), rgb)
+    assert ndr.restore(Image.fromarray(img).convert("RGBA")).shape == (24, 24, 3)
+    assert ndr.restore(Image.fromarray(img).convert("L")).shape == (24, 24, 3)
+
+
+def test_tile_starts_cover_everything() -> None:
+    for length, tile, overlap in [(100, 32, 8), (64, 64, 8), (65, 64, 8), (10, 64, 8), (1000, 256, 32)]:
+        starts = tile_starts(length, tile, overlap)
+        covered = np.zeros(length, bool)
+        for s in starts:
+            covered[s : s + tile] = True
+        assert covered.all() and starts[0] == 0 and starts[-1] + min(tile, length) == length
+
+
+class LocalNet(torch.nn.Module):
+    """A 5x5 convolution with the restoration nets' call signature: receptive field 5 px."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 3, 5, padding=2, padding_mode="replicate")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        return x + 0.3 * self.conv(x), {}
+
+
+def test_tiled_matches_untiled_when_the_overlap_covers_the_receptive_field() -> None:
+    # The tiling itself must be exact: any difference would come from the seams.
+    r = Restorer(LocalNet(), preset("plain-tiny"), name="local")
+    img = smooth_image(150, 190)
+    whole = r.restore(img, tile=0).astype(int)
+    tiled = r.restore(img, tile=64, overlap=16).astype(int)
+    assert np.abs(whole - tiled).max() <= 1
+
+
+def test_progress_reports_every_tile(ndr: Restorer) -> None:
+    calls = []
+    ndr.restore(smooth_image(100, 130), tile=64, overlap=16, progress=lambda d, t: calls.append((d, t)))
+    total = len(tile_starts(100, 64, 16)) * len(tile_starts(130, 64, 16))
+    assert calls == [(i, total) for i in range(1, total + 1)]
+    with pytest.raises(ValueError, match="tile"):
+        ndr.restore(smooth_image(100, 100), tile=40, overlap=32)
+
+
+def test_analyze_gives_probabilities_and_activation_maps(ndr: Restorer) -> None:
+    a = ndr.analyze(smooth_image(70, 90))
+    assert list(a.probabilities) == list(DEGRADATION_TYPES)
+    assert all(0.0 <= p <= 1.0 for p in a.probabilities.values())
+    assert [s.level for s in a.activations] == [1, 2, 3]
+    for s in a.activations:
+        assert s.map.shape[-1] == 32
+        np.testing.assert_allclose(s.map.sum(-1), 1.0, atol=1e-4)
+        np.testing.assert_allclose(s.pooled, s.map.reshape(-1, 32).mean(0), atol=1e-5)
+    assert a.pooled_vector.shape == (96,)
+    assert set(a.detected(0.0)) == set(DEGRADATION_TYPES)
+
+
+def test_redegrade_and_dictionary(ndr: Restorer, dfpir: Restorer) -> None:
+    img = smooth_image(40, 60)
+    assert ndr.redegrade(img, img).shape == img.shape
+    assert ndr.dictionary().shape == (32, 128)
+    with pytest.raises(NotImplementedError):
+        dfpir.redegrade(img, img)
+    with pytest.raises(NotImplementedError):
+        dfpir.dictionary()
+
+
+def test_dfpir_oracle_and_blind(dfpir: Restorer) -> None:
+    img = smooth_image(48, 48)
+    blind = dfpir.restore(img)
+    rain = dfpir.restore(img, task="rain")
+    noise = dfpir.restore(img, task=("noise",))
+    assert blind.shape == rain.shape == img.shape
+    assert not np.array_equal(rain, noise)
+    with pytest.raises(ValueError, match="unknown degradation"):
+        dfpir.restore(img, task="fog")
+    assert dfpir.analyze(img).activations == []
+
+
+def test_loading_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown model 'nope'; available"):
+        Restorer.from_pretrained("nope", directory=tmp_path)
+    with pytest.raises(WeightsError, match="not found"):
+        Restorer.from_pretrained("dfpir", directory=tmp_path)
+    (tmp_path / "ndr-restore.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(WeightsError, match="not a readable safetensors"):
+        Restorer.from_pretrained("ndr-restore", directory=tmp_path)
+
+
+def test_round_trip_through_a_weights_dir(tmp_path: Path, ndr: Restorer) -> None:
+    save_weights(ndr.model, tmp_path / "ndr-restore.safetensors", ndr.config)
+    save_weights(ndr.degrad, tmp_path / "ndr-restore-degrad.safetensors", ndr.config)
+    assert available_models(tmp_path) == ["ndr-restore"]
+    loaded = Restorer.from_pretrained("ndr-restore", device="cpu", directory=tmp_path)
+    img = smooth_image(33, 45)
+    np.testing.assert_array_equal(loaded.restore(img), ndr.restore(img))
+    assert loaded.has_redegrader
+
+
+@pytest.mark.parametrize("name", ["ndr-restore", "dfpir"])
+def test_shipped_weights_load_strictly_and_restore(name: str) -> None:
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    assert path.is_file(), f"shipped weights missing: {path}"
+    assert path.stat().st_size < 10e6
+    r = Restorer.from_pretrained(name, device="cpu", directory=WEIGHTS_DIR)
+    assert r.config == read_config(path)
+    img = smooth_image(64, 80)
+    out = r.restore(img)
+    assert out.shape == img.shape
+    probs = r.analyze(img).probabilities
+    assert all(0.0 <= p <= 1.0 for p in probs.values())
+
+
+def test_shipped_ndr_tiled_is_close_to_untiled() -> None:
+    r = Restorer.from_pretrained("ndr-restore", device="cpu", directory=WEIGHTS_DIR)
+    img = smooth_image(200, 260)
+    whole = r.restore(img, tile=0).astype(float)
+    tiled = r.restore(img, tile=128, overlap=32).astype(float)
+    diff = np.abs(whole - tiled)
+    # Global statistics (the CP gates pool over the whole input) differ slightly per tile.
+    assert diff.mean() < 1.5 and np.percentile(diff, 99) < 8
