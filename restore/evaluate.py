@@ -34,6 +34,8 @@ from restore.metrics import psnr, ssim
 logger = logging.getLogger(__name__)
 
 ORACLE_SUFFIX = ":oracle"
+#: DFPIR blind, routed by the single most likely type instead of the probability blend.
+DOMINANT_SUFFIX = ":dominant"
 INPUT = "input"
 CHAIN = "chain"
 
@@ -222,6 +224,8 @@ class Method:
 def _model_method(name: str, restorer: RestorerLike) -> Method:
     if name.endswith(ORACLE_SUFFIX):
         return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, task=c.types))
+    if name.endswith(DOMINANT_SUFFIX):
+        return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, routing="dominant"))
     return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale))
 
 
@@ -418,7 +422,7 @@ def load_restorers(names: Sequence[str]) -> dict[str, RestorerLike]:
     loaded: dict[str, RestorerLike] = {}
     out: dict[str, RestorerLike] = {}
     for name in names:
-        base = name.removesuffix(ORACLE_SUFFIX)
+        base = name.removesuffix(ORACLE_SUFFIX).removesuffix(DOMINANT_SUFFIX)
         if base not in loaded:
             loaded[base] = Restorer.from_pretrained(base)
         out[name] = loaded[base]
@@ -435,8 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         type=_csv,
-        default=[],
-        help="comma-separated model names, e.g. ndr-restore,dfpir,dfpir:oracle (default: none)",
+        default=None,
+        help="comma-separated model names, e.g. ndr-restore,dfpir,dfpir:oracle,dfpir:dominant; 'none' for "
+        "none (default: every shipped model, and dfpir also as dfpir:oracle)",
     )
     parser.add_argument(
         "--baselines",
@@ -469,7 +474,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown baseline(s) {unknown}; available: {', '.join(available_baselines())}")
 
     images = benchmark_images(args.size, limit=args.images)
-    restorers = load_restorers(args.models)
+    if args.models is None:
+        from restore.inference import available_models
+
+        args.models = [m for n in available_models() for m in ((n, f"{n}{ORACLE_SUFFIX}") if n == "dfpir" else (n,))]
+    restorers = load_restorers([] if args.models == ["none"] else args.models)
     start = time.perf_counter()
     report = evaluate(images, cases=cases, restorers=restorers, baselines=baselines, progress=True)
     table = markdown(report)

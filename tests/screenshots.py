@@ -104,25 +104,30 @@ def wait_for_image(page, elem_id: str) -> None:
     )
 
 
+def shoot(page, path: Path) -> Path:
+    """A full-page screenshot as JPEG (photos inside make PNGs several times larger)."""
+    page.screenshot(path=path, full_page=True, type="jpeg", quality=85)
+    return path
+
+
 def take_screenshots(app, out_dir: Path) -> list[Path]:
     """One screenshot per tab, each after using it; returns the files."""
     out_dir.mkdir(parents=True, exist_ok=True)
     example = ROOT / "assets" / "examples" / "rock_face.jpg"
-    degraded = Path(app.restore_examples()[1]) if len(app.restore_examples()) > 1 else example
+    made = app.restore_examples()  # degraded examples: something to restore
+    degraded = Path(made[1]) if len(made) > 1 else example
     shots = []
     with serve(app) as url, chromium_page() as page:
         restore_in_page(page, url, degraded)
         wait_for_image(page, "restore-map")
-        shots.append(out_dir / "restore.png")
-        page.screenshot(path=shots[-1], full_page=True)
+        shots.append(shoot(page, out_dir / "restore.jpg"))
 
         open_tab(page, "Playground")
         upload(page, "playground-input", example)
         page.click("#degrade-restore-button")
         wait_for_image(page, "playground-detected")
         slider_images(page, "playground-slider")
-        shots.append(out_dir / "playground.png")
-        page.screenshot(path=shots[-1], full_page=True)
+        shots.append(shoot(page, out_dir / "playground.jpg"))
 
         open_tab(page, "Inside the model")
         upload(page, "inside-input", degraded)
@@ -130,13 +135,11 @@ def take_screenshots(app, out_dir: Path) -> list[Path]:
         wait_for_image(page, "inside-pca")
         page.click("#redegrade-button")
         wait_for_image(page, "redegrade-again")
-        shots.append(out_dir / "inside.png")
-        page.screenshot(path=shots[-1], full_page=True)
+        shots.append(shoot(page, out_dir / "inside.jpg"))
 
         open_tab(page, "About")
         page.get_by_text("Known limits").wait_for()
-        shots.append(out_dir / "about.png")
-        page.screenshot(path=shots[-1], full_page=True)
+        shots.append(shoot(page, out_dir / "about.jpg"))
     return shots
 
 
