@@ -59,6 +59,7 @@ def save_weights(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
+    path.chmod(0o644)  # safetensors writes owner-only files; shipped weights must be readable by all
     return path
 
 
