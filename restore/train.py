@@ -335,6 +335,7 @@ def export(run: Path, name: str, out_dir: Path = WEIGHTS_DIR, *, half: bool = Tr
         "wall_seconds": round(ckpt["elapsed"]),
         "train_config": json.loads(ckpt["train_config"]),
         "machine": os.environ.get("RESTORE_MACHINE", "unknown"),
+        "estimator_refit": json.loads(ckpt["estimator_fit"]) if "estimator_fit" in ckpt else None,
     }
     dtype = torch.float16 if half else None
     model = build_model(mcfg)

@@ -143,7 +143,8 @@ class DFPIR(RestorationNet):
         skips, latent = self.unet.encode(z)
         feats = [*skips, latent]
         pooled = torch.cat([torch.cat([f.mean(dim=(2, 3)), f.std(dim=(2, 3), unbiased=False)], 1) for f in feats], 1)
-        logits = self.estimator(pooled.detach())
+        pooled = pooled.detach()
+        logits = self.estimator(pooled)
         guess = routing_weights(torch.sigmoid(logits.detach()), routing)
         if weights is None:
             weights = guess
@@ -151,4 +152,4 @@ class DFPIR(RestorationNet):
             weights = torch.where(blind.view(-1, 1), guess, weights.to(guess.dtype))
         out = [blk(f, weights) for blk, f in zip(self.blocks, feats, strict=True)]
         res = self.unet.decode(out[3], out[:3])
-        return res, {"logits": logits, "weights": weights}
+        return res, {"logits": logits, "weights": weights, "estimator_input": pooled}

@@ -205,5 +205,6 @@ class NDRRestore(RestorationNet):
             modulated.append(di(skip, e))
         res = self.unet.decode(latent, modulated)
         # The estimator observes the dictionary without steering it: its input is detached.
-        logits = self.estimator(pooled_features([m.detach() for m in maps]))
-        return res, {"activations": maps, "queries": queries, "logits": logits}
+        pooled = pooled_features([m.detach() for m in maps])
+        logits = self.estimator(pooled)
+        return res, {"activations": maps, "queries": queries, "logits": logits, "estimator_input": pooled}
