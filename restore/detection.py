@@ -1,8 +1,9 @@
 """How well a model's degradation estimator names what is wrong with the benchmark inputs.
 
 ``python -m restore.detection [--models ndr-restore,dfpir]`` prints, per model, the top-1
-accuracy on the single-type cases of :mod:`restore.evaluate` (the same seeded inputs), the share of
-mixture inputs whose true types are exactly the top-k, and a confusion table (true type x top-1).
+accuracy on the single-type cases of :mod:`restore.benchmark` (the seeded inputs that
+:mod:`restore.evaluate` scores), the share of mixture inputs whose true types are exactly the
+top-k, and a confusion table (true type x top-1).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from restore.benchmark import CASES, Case, benchmark_images, make_sample
 from restore.degradations import DEGRADATION_TYPES
-from restore.evaluate import CASES, Case, benchmark_images, make_sample
 
 
 @dataclass

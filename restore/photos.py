@@ -9,6 +9,9 @@ originals, and written as PNG under ``<out>/train`` or ``<out>/val``::
     python -m restore.photos --from ~/Pictures     # any folder of clean photos instead
     python -m restore.photos --examples            # regenerate assets/examples from <out>/val
 
+The example photos themselves (which crops, their ``SOURCES.md``) are made by
+:mod:`restore.examples`.
+
 Re-running is cheap: photos already present at the right size are skipped, and every file is
 written under a temporary name first, so an interrupted run never leaves a half-written PNG.
 """
@@ -42,21 +45,6 @@ SPLITS: tuple[str, ...] = ("train", "val")
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
 REQUIRED_TOOLS: tuple[str, ...] = ("apt-get", "dpkg-deb")
 VAL_FRACTION = 0.08
-
-# (file name, validation photo, crop box as fractions (left, top, right, bottom), longest side).
-EXAMPLE_CROPS: tuple[tuple[str, str, tuple[float, float, float, float], int], ...] = (
-    ("mountains.jpg", "picosdeeuropa_by_Aitzol_Berasategi", (0.0, 0.0, 1.0, 1.0), 640),
-    ("rock_face.jpg", "picosdeeuropa_by_Aitzol_Berasategi", (0.4, 0.15, 0.9, 0.55), 640),
-    ("dandelion.jpg", "seeding_by_Clements_Engelhardt", (0.05, 0.0, 0.55, 0.75), 640),
-    ("fig.jpg", "Picture_0B_by_freespace", (0.3, 0.25, 0.8, 0.85), 640),
-)
-_LICENSE_URLS = {
-    "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
-    "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
-    "CC-BY-SA-3.0": "https://creativecommons.org/licenses/by-sa/3.0/",
-    "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
-    "GPL-2+": "https://www.gnu.org/licenses/old-licenses/gpl-2.0.html",
-}
 
 
 class PhotoError(RuntimeError):
@@ -316,7 +304,7 @@ def fetch_packages(out: Path, cache: Path, scale: int = 2, manifest: Mapping[str
                         log.warning("%s: %s is missing, took %s instead", photo["name"], photo["member"], real)
                     data = tar.extractfile(infos[real]).read()
                     img = _check(photo, data, same_version=deb_version == version)
-                    _save(downsize(img, scale), out / photo["split"] / f"{photo['name']}.png", format="PNG")
+                    save_image(downsize(img, scale), out / photo["split"] / f"{photo['name']}.png", format="PNG")
                     log.info("%s -> %s/%s.png", real, photo["split"], photo["name"])
     return summary
 
@@ -372,7 +360,7 @@ def _take_existing(out: Path, name: str, split: str, size: tuple[int, int]) -> b
     return False
 
 
-def _save(img: np.ndarray, path: Path, **options: Any) -> None:
+def save_image(img: np.ndarray, path: Path, **options: Any) -> None:
     """Write via a hidden temporary name, so an interrupted run leaves no half-written image."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.part")
@@ -410,61 +398,10 @@ def import_folder(src: Path, out: Path, scale: int = 2, val_fraction: float = VA
         present = _take_existing(out, name, splits[name], after)
         if not present:
             with Image.open(path) as im:
-                _save(downsize(_decode(im, path), scale), out / splits[name] / f"{name}.png", format="PNG")
+                save_image(downsize(_decode(im, path), scale), out / splits[name] / f"{name}.png", format="PNG")
             log.info("%s -> %s/%s.png", path, splits[name], name)
         summary.add(splits[name], before, after, written=not present)
     return summary
-
-
-def make_examples(photos: Path, dest: Path, manifest: Mapping[str, Any] | None = None) -> list[Path]:
-    """Write the app's example JPEGs (quality 92) and ``SOURCES.md`` from validation photos only.
-
-    Raises:
-        FileNotFoundError: if a validation photo named in :data:`EXAMPLE_CROPS` is missing.
-        ManifestMismatchError: if a crop would come from a training photo.
-    """
-    manifest = manifest if manifest is not None else load_manifest()
-    entries = {p["name"]: p for p in manifest["photos"]}
-    written = []
-    for file_name, source, (left, top, right, bottom), longest in EXAMPLE_CROPS:
-        if entries[source]["split"] != "val":
-            raise ManifestMismatchError(f"example {file_name} must come from a validation photo, not {source}")
-        path = photos / "val" / f"{source}.png"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run `python -m restore.photos --out {photos}` first")
-        with Image.open(path) as im:
-            img = np.asarray(im.convert("RGB"))
-        h, w = img.shape[:2]
-        crop = img[round(top * h) : round(bottom * h), round(left * w) : round(right * w)]
-        ratio = longest / max(crop.shape[:2])
-        size = (round(crop.shape[1] * ratio), round(crop.shape[0] * ratio))
-        _save(cv2.resize(crop, size, interpolation=cv2.INTER_AREA), dest / file_name, format="JPEG", quality=92)
-        written.append(dest / file_name)
-    (dest / "SOURCES.md").write_text(_sources_markdown(entries, manifest["packages"]), encoding="utf-8")
-    return written
-
-
-def _sources_markdown(entries: Mapping[str, Mapping[str, Any]], packages: Mapping[str, Any]) -> str:
-    lines = [
-        "# Example photos",
-        "",
-        "Crops of the validation photographs (never of training ones): the original was downsized by 2",
-        "with an area filter, cropped to the box given (fractions of width and height), resized to a",
-        "longest side of 640 px and saved as JPEG quality 92. Regenerate them with",
-        "`python -m restore.photos --examples`.",
-        "",
-        "| file | crop box | original, in its Debian package | copyright | licence |",
-        "|---|---|---|---|---|",
-    ]
-    used = []
-    for file_name, source, box, _ in EXAMPLE_CROPS:
-        e = entries[source]
-        origin = f"`{e['member']}` in `{e['package']}` {packages[e['package']]['version']}"
-        lines.append(f"| {file_name} | {box} | {origin} | {e['copyright']} | {e['license']} |")
-        used += [e["license"]] if e["license"] not in used else []
-    lines += ["", "Licences as stated for each file in `usr/share/doc/<package>/copyright`:", ""]
-    lines += [f"- {name}: {_LICENSE_URLS.get(name, 'see the package copyright file')}" for name in used]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.examples:
+            from restore.examples import make_examples  # restore.examples imports this module
+
             paths = make_examples(args.out, args.examples_dir)
             log.info("wrote %d examples, %.0f KB", len(paths), sum(p.stat().st_size for p in paths) / 1024)
             return 0
@@ -497,4 +436,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the importable restore.photos, not this __main__ copy: restore.examples raises that
+    # module's PhotoError subclasses, and main must catch them.
+    from restore.photos import main as _main
+
+    raise SystemExit(_main())

@@ -12,8 +12,25 @@ from restore.bench import main
 
 def test_bench_reports_a_row_per_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    assert main(["--models", "plain-tiny,ndr-tiny", "--sizes", "0.01", "--repeats", "1", "--big", "0",
-                 "--device", "cpu", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--models",
+                "plain-tiny,ndr-tiny",
+                "--sizes",
+                "0.01",
+                "--repeats",
+                "1",
+                "--big",
+                "0",
+                "--device",
+                "cpu",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "| plain-tiny |" in text and "| ndr-tiny |" in text
     rows = json.loads(out.read_text())["rows"]

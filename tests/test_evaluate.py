@@ -1,4 +1,4 @@
-"""Classical baselines and the benchmark runner, on tiny images (the real run is a CLI)."""
+"""Classical baselines, the benchmark cases and the runner, on tiny images (the real run is a CLI)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from restore import baselines as B
+from restore import benchmark as BM
 from restore import evaluate as E
 from restore.degradations import degrade, degrade_image, downscale, to_tensor, to_uint8
 from restore.metrics import psnr
@@ -87,28 +88,28 @@ def test_baseline_choice_and_chain(photo: np.ndarray) -> None:
 
 
 def test_cases_are_consistent() -> None:
-    assert len({c.name for c in E.CASES}) == len(E.CASES)
+    assert len({c.name for c in BM.CASES}) == len(BM.CASES)
     with pytest.raises(ValueError, match="upscale"):
-        E.Case("bad", {"lowres": {"scale": 2}}, 0, upscale=1, types=("lowres",))
+        BM.Case("bad", {"lowres": {"scale": 2}}, 0, upscale=1, types=("lowres",))
     with pytest.raises(ValueError, match="types"):
-        E.Case("bad", {"noise": {"sigma": 5}}, 0, types=("rain",))
+        BM.Case("bad", {"noise": {"sigma": 5}}, 0, types=("rain",))
 
 
 def test_samples_are_deterministic(photo: np.ndarray) -> None:
-    case = E.CASES[0]
-    a, b = E.make_sample(photo, case, "x"), E.make_sample(photo, case, "x")
+    case = BM.CASES[0]
+    a, b = BM.make_sample(photo, case, "x"), BM.make_sample(photo, case, "x")
     assert np.array_equal(a.image, b.image)
-    assert not np.array_equal(a.image, E.make_sample(photo, case, "y").image)
-    lowres = next(c for c in E.CASES if c.upscale == 4)
-    s = E.make_sample(photo, lowres, "x")
+    assert not np.array_equal(a.image, BM.make_sample(photo, case, "y").image)
+    lowres = next(c for c in BM.CASES if c.upscale == 4)
+    s = BM.make_sample(photo, lowres, "x")
     assert s.image.shape == (16, 16, 3) and s.input_view.shape == photo.shape
     assert np.array_equal(s.image, to_uint8(downscale(to_tensor(photo), 4)))
 
 
 def test_center_crop_is_a_multiple_of_four() -> None:
     img = np.zeros((301, 455, 3), np.uint8)
-    assert E.center_crop(img, 384).shape == (300, 384, 3)
-    assert E.center_crop(img, 64).shape == (64, 64, 3)
+    assert BM.center_crop(img, 384).shape == (300, 384, 3)
+    assert BM.center_crop(img, 64).shape == (64, 64, 3)
 
 
 class FakeRestorer:
@@ -123,7 +124,7 @@ class FakeRestorer:
 
 
 def test_evaluate_end_to_end(photo: np.ndarray) -> None:
-    cases = [c for c in E.CASES if c.name in ("noise25", "lowres-x2")]
+    cases = [c for c in BM.CASES if c.name in ("noise25", "lowres-x2")]
     fake, oracle = FakeRestorer(), FakeRestorer()
     report = E.evaluate(
         {"tiny": photo},
@@ -165,7 +166,7 @@ def test_evaluate_rejects_wrong_output_size(photo: np.ndarray) -> None:
         def restore(self, img: np.ndarray, *, upscale: int = 1) -> np.ndarray:
             return img  # forgets to upscale
 
-    case = next(c for c in E.CASES if c.name == "lowres-x2")
+    case = next(c for c in BM.CASES if c.name == "lowres-x2")
     with pytest.raises(ValueError, match="expected uint8"):
         E.evaluate({"tiny": photo}, cases=[case], restorers={"lazy": Lazy()}, baselines=())
 

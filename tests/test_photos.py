@@ -1,4 +1,4 @@
-"""Tests for restore.photos: offline, no apt, on small generated images."""
+"""Tests for restore.photos and restore.examples: offline, no apt, on small generated images."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restore import photos
+from restore import examples, photos
 from restore.photos import Member
 
 
@@ -128,7 +128,7 @@ def test_manifest_integrity() -> None:
         assert re.fullmatch(r"[0-9a-f]{64}", e["sha256"])
         assert e["width"] >= 1024 and e["height"] >= 1024
     val = {e["name"] for e in entries if e["split"] == "val"}
-    assert {source for _, source, _, _ in photos.EXAMPLE_CROPS} <= val
+    assert {source for _, source, _, _ in examples.EXAMPLE_CROPS} <= val
 
 
 def test_missing_apt_get_points_to_from(
@@ -168,10 +168,10 @@ def test_list_photos(tmp_path: Path) -> None:
 
 def test_make_examples_from_val_only(tmp_path: Path) -> None:
     manifest = photos.load_manifest()
-    for i, name in enumerate({source for _, source, _, _ in photos.EXAMPLE_CROPS}):
+    for i, name in enumerate({source for _, source, _, _ in examples.EXAMPLE_CROPS}):
         _save(_random_image(300, 400, seed=i), tmp_path / "photos" / "val" / f"{name}.png")
-    written = photos.make_examples(tmp_path / "photos", tmp_path / "examples", manifest)
-    assert len(written) == len(photos.EXAMPLE_CROPS)
+    written = examples.make_examples(tmp_path / "photos", tmp_path / "examples", manifest)
+    assert len(written) == len(examples.EXAMPLE_CROPS)
     for path in written:
         with Image.open(path) as im:
             assert im.format == "JPEG" and max(im.size) == 640
@@ -180,4 +180,4 @@ def test_make_examples_from_val_only(tmp_path: Path) -> None:
     for entry in manifest["photos"]:
         entry["split"] = "train"
     with pytest.raises(photos.ManifestMismatchError, match="validation"):
-        photos.make_examples(tmp_path / "photos", tmp_path / "examples", manifest)
+        examples.make_examples(tmp_path / "photos", tmp_path / "examples", manifest)
