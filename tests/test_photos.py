@@ -1,4 +1,4 @@
-"""Tests for restore.photos and restore.examples: offline, no apt, on small generated images."""
+"""Tests for restore.photos, restore.debian and restore.examples: offline, no apt, on small generated images."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restore import examples, photos
-from restore.photos import Member
+from restore import debian, examples, photos
+from restore.debian import Member
 
 
 def _random_image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -64,9 +64,9 @@ def test_select_member_exact_other_extension_and_symlink() -> None:
         Member(f"{folder}/1920x1080.jpg", "symlink", target="2560x1600.jpg"),
         Member("usr/share/backgrounds/Dune.JPEG", "file", 10),
     )
-    assert photos.select_member(members, f"./{folder}/2560x1600.jpg") == f"{folder}/2560x1600.jpg"
-    assert photos.select_member(members, f"{folder}/1920x1080.jpg") == f"{folder}/2560x1600.jpg"
-    assert photos.select_member(members, "usr/share/backgrounds/Dune.jpg") == "usr/share/backgrounds/Dune.JPEG"
+    assert debian.select_member(members, f"./{folder}/2560x1600.jpg") == f"{folder}/2560x1600.jpg"
+    assert debian.select_member(members, f"{folder}/1920x1080.jpg") == f"{folder}/2560x1600.jpg"
+    assert debian.select_member(members, "usr/share/backgrounds/Dune.jpg") == "usr/share/backgrounds/Dune.JPEG"
 
 
 def test_select_member_falls_back_to_largest_real_wallpaper() -> None:
@@ -76,13 +76,13 @@ def test_select_member_falls_back_to_largest_real_wallpaper() -> None:
         Member(f"{folder}/3840x2400.jpg", "file", 800),
         Member(f"{folder}/5120x3200.jpg", "symlink", target="1920x1200.jpg"),
     )
-    assert photos.select_member(members, f"{folder}/2560x1600.jpg") == f"{folder}/3840x2400.jpg"
+    assert debian.select_member(members, f"{folder}/2560x1600.jpg") == f"{folder}/3840x2400.jpg"
 
 
 def test_select_member_missing_lists_the_folder() -> None:
     members = _listing(Member("usr/share/backgrounds/Other.jpg", "file", 1))
     with pytest.raises(photos.ManifestMismatchError, match="Other.jpg"):
-        photos.select_member(members, "usr/share/backgrounds/Storm.jpg")
+        debian.select_member(members, "usr/share/backgrounds/Storm.jpg")
 
 
 def test_import_folder_splits_downsizes_and_is_idempotent(tmp_path: Path) -> None:
@@ -134,9 +134,9 @@ def test_manifest_integrity() -> None:
 def test_missing_apt_get_points_to_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(photos.shutil, "which", lambda _: None)
+    monkeypatch.setattr(debian.shutil, "which", lambda _: None)
     with pytest.raises(photos.MissingToolError, match="--from"):
-        photos.require_tools()
+        debian.require_tools()
     with caplog.at_level(logging.ERROR, logger="restore.photos"):
         code = photos.main(["--out", str(tmp_path / "photos"), "--cache", str(tmp_path / "debs")])
     assert code != 0
@@ -145,13 +145,13 @@ def test_missing_apt_get_points_to_from(
 
 
 def test_fetch_skips_present_photos_without_apt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(photos.shutil, "which", lambda _: None)
+    monkeypatch.setattr(debian.shutil, "which", lambda _: None)
     manifest = {
         "packages": {"pkg": {"version": "1"}},
         "photos": [{"name": "p", "package": "pkg", "split": "val", "width": 8, "height": 6}],
     }
     _save(_random_image(3, 4), tmp_path / "train" / "p.png")
-    summary = photos.fetch_packages(tmp_path, tmp_path / "debs", 2, manifest)
+    summary = debian.fetch_packages(tmp_path, tmp_path / "debs", 2, manifest)
     assert summary.written == 0 and summary.counts == {"train": 0, "val": 1}
     assert (tmp_path / "val" / "p.png").is_file() and not (tmp_path / "train" / "p.png").exists()
     assert summary.pixels_before == 48 and summary.pixels_after == 12
