@@ -106,10 +106,6 @@ def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray
     return w
 
 
-def _rgb(img: np.ndarray | object) -> np.ndarray:
-    return to_rgb_uint8(img)
-
-
 class Restorer:
     """A loaded restoration model with the product's inference behaviour.
 
@@ -249,7 +245,7 @@ class Restorer:
         Returns:
             ``(H*upscale, W*upscale, 3)`` uint8 RGB.
         """
-        rgb = _rgb(img)
+        rgb = to_rgb_uint8(img)
         if upscale not in (1, 2, 3, 4):
             raise ValueError(f"upscale must be 1, 2, 3 or 4, got {upscale}")
         if not 0.0 <= strength <= 1.0:
@@ -304,7 +300,7 @@ class Restorer:
 
         The image is resized (area) so its longest side is at most :data:`ANALYZE_SIDE`.
         """
-        rgb = _rgb(img)
+        rgb = to_rgb_uint8(img)
         h, w = rgb.shape[:2]
         s = min(1.0, ANALYZE_SIDE / max(h, w))
         if s < 1.0:
@@ -337,13 +333,13 @@ class Restorer:
         """
         if self.degrad is None:
             raise NotImplementedError(f"model {self.name!r} has no NDR-Degrad network")
-        deg = _rgb(degraded)
+        deg = to_rgb_uint8(degraded)
         h, w = deg.shape[:2]
         s = min(1.0, max_side / max(h, w))
         size = (max(1, round(w * s)), max(1, round(h * s)))
         if s < 1.0:
             deg = cv2.resize(deg, size, interpolation=cv2.INTER_AREA)
-        cl = cv2.resize(_rgb(clean), size, interpolation=cv2.INTER_AREA)
+        cl = cv2.resize(to_rgb_uint8(clean), size, interpolation=cv2.INTER_AREA)
         _, aux = self.model(self._tensor(deg))
         out = self.degrad(self._tensor(cl), aux["queries"])
         return (out[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)

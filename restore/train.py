@@ -109,16 +109,16 @@ def psnr_t(a: Tensor, b: Tensor) -> float:
 
 
 @torch.no_grad()
-def validate(model: nn.Module, clean: Tensor, arch: str) -> dict[str, float]:
-    """PSNR (dB) per degradation type on the validation crops (default parameters, seed 0)."""
+def validate(model: nn.Module, clean: Tensor) -> dict[str, float]:
+    """PSNR (dB) per degradation type on the validation crops (default parameters, fixed seeds).
+
+    Every model runs blind here (DFPIR routes by its own estimator), as it does in the product.
+    """
     model.eval()
     out = {}
     for i, name in enumerate(DEGRADATION_TYPES):
         d = degrade(clean, {name: {}}, seed=1234 + i)
-        kw = {}
-        if arch == "dfpir":
-            kw = {"weights": None}
-        restored, _ = model(d.image, **kw)
+        restored, _ = model(d.image)
         out[name] = round(psnr_t(restored, clean), 3)
         out[name + "_input"] = round(psnr_t(d.image, clean), 3)
     model.train()
@@ -308,7 +308,7 @@ class Trainer:
                 with open(log_path, "a") as f:
                     f.write(json.dumps(row) + "\n")
             if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                val = validate(self.model, self.val, self.mcfg.arch)
+                val = validate(self.model, self.val)
                 with open(log_path, "a") as f:
                     f.write(json.dumps({"step": self.step, "time": round(self.elapsed, 1), "val": val}) + "\n")
                 log.info("step %d val %s", self.step, val)
