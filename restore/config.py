@@ -47,6 +47,14 @@ class ModelConfig:
         alpha_init: DFPIR: initial output scale of the perturbed attention.
         perm_seed: DFPIR: seed of the per-type channel permutations.
         estimator_hidden: hidden units of the degradation estimator head.
+        estimator_texture: NDR: the estimator also reads how finely each atom's activation map
+            varies (mean absolute neighbour difference), besides its mean and std.
+        up_kernel: kernel of the decoder's upsampling convolutions (3: Restormer's; 1: 9x fewer
+            weights, for the size-capped CPU presets).
+        affine_head: the decoder also predicts a smooth per-pixel gain and offset (at the
+            unshuffled resolution, upsampled bilinearly): ``out = x * exp(gain) + offset +
+            residual``. Haze (``J = (I - A(1 - t)) / t``) and low light are near-affine in the
+            input, which a purely additive residual can only approximate.
     """
 
     arch: str = "ndr"
@@ -73,6 +81,9 @@ class ModelConfig:
     alpha_init: float = 0.2
     perm_seed: int = 0
     estimator_hidden: int = 64
+    estimator_texture: bool = False
+    up_kernel: int = 3
+    affine_head: bool = False
 
     def __post_init__(self) -> None:
         choices = {"arch": ("ndr", "dfpir", "plain"), "block": ("restormer", "resconv"), "injection": ("di", "concat")}
@@ -99,8 +110,16 @@ class TrainConfig:
         patch: training patch side (px). batch: patches per step.
         steps: optimiser steps; warmup: linear warm-up steps; lr / min_lr: cosine schedule ends.
         weight_decay, grad_clip: AdamW decay and gradient-norm clip.
-        loss_balance: weight each sample's restoration L1 by 1 / (its input's L1 + 0.02), so mild
-            degradations count as much as severe ones (False: the paper's plain mean L1).
+        loss: restoration loss per sample, "l1" (the papers') or "l2" (mean squared error: under
+            doubt about the type the L2 optimum is the posterior mean, which already corrects
+            partly, while the L1 optimum, a median, does nothing until one type is more likely
+            than all the rest together; L2 is also what PSNR measures).
+        l1_from: with ``loss: l2``, switch to L1 from this share of the schedule on (1 = never):
+            L2 first, to learn every correction; then L1, so the network commits to a correction
+            only where it is sure and leaves ambiguous, nearly clean inputs alone.
+        loss_balance: weight each sample's restoration loss by 1 / (its input's L1 + balance_floor),
+            so mild degradations count as much as severe ones (False: the paper's plain mean L1);
+            a larger floor gives the severe ones (haze, low light) more of the gradient.
         degrad_weight: lambda of the re-degradation L1; estimator_weight: the estimator's BCE.
         alternate: alternate restoration and degradation updates (paper text) instead of one
             joint step (public code).
@@ -124,7 +143,10 @@ class TrainConfig:
     min_lr: float = 2e-5
     weight_decay: float = 1e-4
     grad_clip: float = 0.5
+    loss: str = "l1"
+    l1_from: float = 1.0
     loss_balance: bool = True
+    balance_floor: float = 0.02
     degrad_weight: float = 1.0
     estimator_weight: float = 0.1
     alternate: bool = False
@@ -138,6 +160,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("l1", "l2"):
+            raise ValueError(f"loss={self.loss!r} is not one of ('l1', 'l2')")
 
 
 PRESETS: dict[str, ModelConfig] = {
@@ -156,8 +182,10 @@ PRESETS: dict[str, ModelConfig] = {
         unshuffle=1,
         degrad_width=48,
     ),
-    "ndr-small": ModelConfig(),
+    "ndr-small": ModelConfig(affine_head=True, estimator_texture=True),
     "ndr-tiny": ModelConfig(
+        affine_head=True,
+        estimator_texture=True,
         width=8,
         mults=(1, 2, 2, 2),
         enc_blocks=(1, 1, 1),
@@ -190,7 +218,7 @@ PRESETS: dict[str, ModelConfig] = {
         heads=(1, 1, 1, 1),
         estimator_hidden=16,
     ),
-    "plain-small": ModelConfig(arch="plain"),
+    "plain-small": ModelConfig(arch="plain", affine_head=True),
     "plain-tiny": ModelConfig(
         arch="plain", width=8, mults=(1, 2, 2, 2), enc_blocks=(1, 1, 1), dec_blocks=(1, 1, 1), unshuffle=2
     ),

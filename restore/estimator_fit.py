@@ -84,14 +84,18 @@ def fit_head(
     return {"val_bce": round(bce, 4), "val_top1_single": round(acc, 4), "samples": len(x)}
 
 
-def refit(run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1) -> dict[str, float]:
-    """Refit the estimator of ``run/last.pt`` in place; returns the held-out scores."""
+def refit(run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, patch: int = 256) -> dict[str, float]:
+    """Refit the estimator of ``run/last.pt`` in place; returns the held-out scores.
+
+    ``patch``: side of the fitting crops. The app and the benchmark analyse views of 384-512 px,
+    so the crops are larger than the training patches: the pooled statistics depend on the scale.
+    """
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     tcfg = load_train_config(None, **json.loads(ckpt["train_config"]))
     model = build_model(model_config(tcfg))
     model.load_state_dict(ckpt["model"])
     g = torch.Generator().manual_seed(seed)
-    sampler = PatchSampler(list_photos(data, "train"), max(tcfg.patch, 192), torch.device("cpu"), g)
+    sampler = PatchSampler(list_photos(data, "train"), max(tcfg.patch, patch), torch.device("cpu"), g)
     x, y = collect(model, sampler, g, samples, batch, tcfg.p_mixture)
     scores = fit_head(model.estimator.net, x, y, seed=seed)
     ckpt["model"] = model.state_dict()
@@ -107,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, required=True, help="run folder with last.pt")
     parser.add_argument("--data", type=Path, default=Path("data/photos"))
     parser.add_argument("--samples", type=int, default=4000)
+    parser.add_argument("--patch", type=int, default=256, help="side of the fitting crops (px)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    scores = refit(args.run, args.data, args.samples)
+    scores = refit(args.run, args.data, args.samples, patch=args.patch)
     print(
         f"{args.run}: estimator refit on {scores['samples']} samples: held-out BCE {scores['val_bce']:.3f}, "
         f"top-1 on single types {100 * scores['val_top1_single']:.1f} %"

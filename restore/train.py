@@ -156,6 +156,26 @@ def plot_curve(log_path: Path, out_path: Path) -> None:
     fig.savefig(out_path)
 
 
+def warm_start_record(path: Path, ckpt: dict) -> dict:
+    """What a warm-started run started from: the checkpoint's steps, time, recipe and its own origin."""
+    return {
+        "checkpoint": str(path),
+        "steps": int(ckpt["step"]),
+        "wall_seconds": round(float(ckpt.get("elapsed", 0.0))),
+        "train_config": json.loads(ckpt["train_config"]),
+        "init_from": json.loads(ckpt["init_from"]) if "init_from" in ckpt else None,
+    }
+
+
+def chain_totals(steps: int, seconds: float, origin: dict | None) -> tuple[int, int]:
+    """Steps and wall seconds of a run plus every run it was warm-started from."""
+    while origin is not None:
+        steps += origin["steps"]
+        seconds += origin["wall_seconds"]
+        origin = origin.get("init_from")
+    return steps, round(seconds)
+
+
 class Trainer:
     """Owns the models, optimiser, sampler and checkpoints of one run."""
 
@@ -174,6 +194,7 @@ class Trainer:
         self.params = params
         self.step = 0
         self.elapsed = 0.0
+        self.init_from: dict | None = None  # the warm-start chain, recorded in the shipped file
         self.g = torch.Generator(device="cpu").manual_seed(cfg.seed * 7919 + rank)
         self.gdev = torch.Generator(device=device).manual_seed(cfg.seed * 104729 + rank)
         self.sampler = PatchSampler(list_photos(data, "train"), cfg.patch, device, self.g)
@@ -201,6 +222,8 @@ class Trainer:
             "g": self.g.get_state(),
             "gdev": self.gdev.get_state(),
         }
+        if self.init_from is not None:
+            ckpt["init_from"] = json.dumps(self.init_from)
         tmp = self.out / "last.pt.tmp"
         torch.save(ckpt, tmp)
         tmp.replace(self.out / "last.pt")
@@ -216,15 +239,42 @@ class Trainer:
         self.opt.load_state_dict(ckpt["opt"])
         self.step = int(ckpt["step"])
         self.elapsed = float(ckpt.get("elapsed", 0.0))
+        self.init_from = json.loads(ckpt["init_from"]) if "init_from" in ckpt else None
         self.g.set_state(ckpt["g"])
         self.gdev.set_state(ckpt["gdev"].cpu())
         log.info("resumed %s at step %d", path, self.step)
         return True
 
+    def warm_start(self, path: Path) -> None:
+        """Copy the weights of another run's checkpoint (a fresh optimiser and schedule).
+
+        Parameters the checkpoint lacks keep their initialisation; they must be zero-initialised
+        additions (the affine head), so the warm-started network computes what the old one did.
+        Estimator weights whose shape changed (a richer pooled input) are re-initialised: the
+        head is refitted after training anyway (:mod:`restore.estimator_fit`).
+        """
+        ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        self.init_from = warm_start_record(path, ckpt)
+        for module, key in ((self.model, "model"), (self.degrad, "degrad")):
+            if module is None or ckpt.get(key) is None:
+                continue
+            own = module.state_dict()
+            src = {k: v for k, v in ckpt[key].items() if k in own}
+            reshaped = [k for k, v in src.items() if v.shape != own[k].shape]
+            if any(not k.startswith("estimator.") for k in reshaped):
+                raise ValueError(f"{path}: shapes differ for {reshaped}; warm start needs the same backbone")
+            for k in reshaped:
+                del src[k]
+            missing = [k for k in own if k not in src]
+            module.load_state_dict(src, strict=False)
+            log.info("warm start from %s (%s): %d tensors copied, kept the init of %s", path, key, len(src), missing)
+
     # ----------------------------------------------------------------- one step
-    def losses(self, clean: Tensor, use: str = "both") -> tuple[Tensor, dict[str, float]]:
-        """The loss of one batch. ``use``: "both" (joint), "restore" or "degrad" (alternating)."""
+    def losses(self, clean: Tensor, use: str = "both", progress: float = 0.0) -> tuple[Tensor, dict[str, float]]:
+        """The loss of one batch. ``use``: "both" (joint), "restore" or "degrad" (alternating);
+        ``progress``: the share of the schedule done (picks the restoration loss, see ``l1_from``)."""
         cfg = self.cfg
+        squared = cfg.loss == "l2" and progress < cfg.l1_from
         d = sample(clean, self.gdev, p_mixture=cfg.p_mixture, p_clean=cfg.p_clean)
         deg, labels = d.image, d.labels
         cuda = self.device.type == "cuda"
@@ -239,13 +289,15 @@ class Trainer:
                 u = torch.rand(labels.shape[0], generator=self.gdev, device=labels.device)
                 kw["blind"] = u < cfg.predicted_label_fraction
             restored, aux = self.fwd_model(deg, **kw)
-            per_sample = (restored.float() - clean).abs().mean(dim=(1, 2, 3))  # (B,)
-            l_rest = per_sample.mean()
-            objective = l_rest
+            err = restored.float() - clean
+            l1 = err.abs().mean(dim=(1, 2, 3))  # (B,)
+            per_sample = err.square().mean(dim=(1, 2, 3)) if squared else l1
+            l_rest = l1.mean()
+            objective = per_sample.mean()
             if cfg.loss_balance:
                 # Mild degradations (input error ~0.02) must count as much as severe ones (~0.25):
                 # the benchmark averages PSNR over cases, and plain L1 is dominated by the severe.
-                w = 1.0 / ((deg.float() - clean).abs().mean(dim=(1, 2, 3)) + 0.02)
+                w = 1.0 / ((deg.float() - clean).abs().mean(dim=(1, 2, 3)) + cfg.balance_floor)
                 objective = (per_sample * w / w.mean()).mean()
             total = objective if use != "degrad" else restored.sum() * 0.0
             stats = {"loss_restore": l_rest.item()}
@@ -270,7 +322,8 @@ class Trainer:
         if cfg.alternate and self.degrad is not None:
             use = "restore" if self.step % 2 == 0 else "degrad"
         self.opt.zero_grad(set_to_none=True)
-        loss, stats = self.losses(clean, use)
+        done = progress if progress is not None else self.step / max(1, cfg.steps)
+        loss, stats = self.losses(clean, use, done)
         loss.backward()
         gn = nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.opt.step()
@@ -337,6 +390,10 @@ def export(run: Path, name: str, out_dir: Path = WEIGHTS_DIR, *, half: bool = Tr
         "machine": os.environ.get("RESTORE_MACHINE", "unknown"),
         "estimator_refit": json.loads(ckpt["estimator_fit"]) if "estimator_fit" in ckpt else None,
     }
+    if "init_from" in ckpt:
+        origin = json.loads(ckpt["init_from"])
+        facts["warm_started_from"] = origin
+        facts["total_steps"], facts["total_wall_seconds"] = chain_totals(ckpt["step"], ckpt["elapsed"], origin)
     dtype = torch.float16 if half else None
     model = build_model(mcfg)
     model.load_state_dict(ckpt["model"])
@@ -367,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, help="stop (and save) after this much training time")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (overrides the config)")
+    parser.add_argument(
+        "--init", type=Path, metavar="CKPT", help="warm-start the weights from another run's last.pt (new run only)"
+    )
     parser.add_argument("--export", type=Path, metavar="RUN", help="export RUN/last.pt to assets/weights and exit")
     parser.add_argument("--name", default="ndr-restore", help="shipped name for --export")
     parser.add_argument("--export-dir", type=Path, default=WEIGHTS_DIR)
@@ -397,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(cfg.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, args.data, args.out, device, rank, world)
-    trainer.resume()
+    if not trainer.resume() and args.init:
+        trainer.warm_start(args.init)
     trainer.fit(args.minutes)
     if world > 1:
         dist.destroy_process_group()

@@ -237,6 +237,44 @@ def test_networks_start_as_the_identity():
             assert torch.equal(tiny(name)(x)[0], x), name
 
 
+def test_affine_head_scales_and_shifts_the_input():
+    model = tiny("ndr-tiny")
+    x = image()
+    with torch.no_grad():
+        model.unet.affine.bias.copy_(torch.tensor([math.log(2.0)] * 3 + [0.1, -0.1, 0.0]))
+        out = model(x)[0]
+    expected = x * 2 + torch.tensor([0.1, -0.1, 0.0]).view(1, 3, 1, 1)
+    assert torch.allclose(out, expected, atol=1e-5)
+    # A spatially varying gain is upsampled smoothly: no blocks at the unshuffled grid.
+    with torch.no_grad():
+        model.unet.affine.bias.zero_()
+        model.unet.affine.weight.normal_(0, 0.3)
+        gain = model(torch.ones(1, 3, 64, 64))[0] - 0.0
+    step = (gain[..., 1:] - gain[..., :-1]).abs()
+    assert step.max() < 0.5 * (gain.amax() - gain.amin())
+
+
+def test_affine_head_switch_adds_one_convolution():
+    with_head = names(tiny("ndr-tiny"))
+    without = names(tiny("ndr-tiny", affine_head=False))
+    assert with_head - without == {"unet.affine.weight", "unet.affine.bias"}
+    assert without <= with_head
+
+
+def test_texture_pooling_sees_fine_structure():
+    from restore.models.ndr import pooled_features
+
+    flat = torch.full((1, 4, 8, 8), 0.25)
+    checker = (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)) % 2
+    fine = checker.float().expand(1, 4, 8, 8) * 0.5
+    assert pooled_features([flat]).shape == (1, 8)
+    assert pooled_features([flat], texture=True).shape == (1, 12)
+    assert torch.equal(pooled_features([flat], texture=True)[0, 8:], torch.zeros(4))
+    assert torch.allclose(pooled_features([fine], texture=True)[0, 8:], torch.full((4,), 0.5))
+    model = tiny("ndr-tiny")
+    assert model.estimator.net[0].in_features == 3 * model.cfg.atoms * 3
+
+
 def test_dfpir_blind_and_oracle_paths_differ():
     model = not_identity(tiny("dfpir-tiny"))
     x = image()

@@ -212,6 +212,52 @@ def test_export_loads_strictly_with_its_own_config(run, tmp_path):
     assert (tmp_path / "cli" / "cli.safetensors").is_file()
 
 
+def test_warm_start_copies_an_older_network_and_keeps_new_zero_heads(run, photos, tmp_path):
+    # The fixture's run has the tiny preset; an older network without the affine head and with
+    # the plain estimator input is what a warm start upgrades from.
+    old = tmp_path / "old"
+    old_cfg = {"affine_head": False, "estimator_texture": False}
+    t_old = trainer(photos, old, model_overrides=tuple(old_cfg.items()))
+    t_old.train_step()
+    t_old.save()
+    new = trainer(photos, tmp_path / "new")
+    new.warm_start(old / "last.pt")
+    x = torch.rand(1, 3, 40, 40)
+    with torch.no_grad():
+        assert torch.allclose(new.model(x)[0], t_old.model(x)[0], atol=1e-6)
+    assert new.step == 0, "a warm start is a new run: step, optimiser and schedule start afresh"
+    # The origin travels with the checkpoint and ends up in the exported file's training facts.
+    new.train_step()
+    new.save()
+    paths = T.export(tmp_path / "new", "warm", tmp_path / "export")
+    facts = json.loads(read_metadata(paths[0])["training"])
+    assert facts["warm_started_from"]["steps"] == 1
+    assert facts["total_steps"] == 2
+    resumed = trainer(photos, tmp_path / "new")
+    assert resumed.resume() and resumed.init_from == facts["warm_started_from"]
+    # A different backbone cannot be warm-started from.
+    wide = trainer(photos, tmp_path / "wide", model_overrides=(("width", 12),))
+    with pytest.raises(ValueError, match="same backbone"):
+        wide.warm_start(old / "last.pt")
+
+
+def test_balance_floor_changes_the_weighting(photos, tmp_path):
+    losses = {}
+    for floor in (0.02, 0.5):
+        t = trainer(photos, tmp_path / f"floor{floor}", balance_floor=floor)
+        torch.manual_seed(0)
+        losses[floor] = t.losses(t.sampler(2))[0].item()
+    assert losses[0.02] != losses[0.5]
+
+
+def test_l2_loss_trains_and_unknown_losses_are_rejected(photos, tmp_path):
+    t = trainer(photos, tmp_path / "l2", loss="l2")
+    stats = t.train_step()
+    assert math.isfinite(stats["loss"]) and math.isfinite(stats["loss_restore"])
+    with pytest.raises(ValueError, match="loss"):
+        TrainConfig(loss="l3")
+
+
 def test_unknown_config_key_is_rejected(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: ndr-tiny\nlearning_rate: 0.1\n")

@@ -36,7 +36,7 @@ class UNet(nn.Module):
         )
         self.downs = nn.ModuleList(Downsample(c[i], c[i + 1]) for i in range(3))
         self.latent = stage(cfg.block, c[3], cfg.latent_blocks, heads=cfg.heads[3], **kw)
-        self.ups = nn.ModuleList(Upsample(c[i + 1], c[i]) for i in (2, 1, 0))
+        self.ups = nn.ModuleList(Upsample(c[i + 1], c[i], cfg.up_kernel) for i in (2, 1, 0))
         top = 2 * c[0] if cfg.wide_top else c[0]
         self.reduces = nn.ModuleList(
             [
@@ -54,6 +54,11 @@ class UNet(nn.Module):
         # Zero residual at init: the network starts as the identity and learns the correction.
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.affine: nn.Conv2d | None = None
+        if cfg.affine_head:
+            self.affine = nn.Conv2d(top, 6, 3, padding=1)  # log-gain (3) and offset (3)
+            nn.init.zeros_(self.affine.weight)
+            nn.init.zeros_(self.affine.bias)
 
     def encode(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
         """Returns the three encoder skips (fine to coarse) and the latent."""
@@ -66,12 +71,16 @@ class UNet(nn.Module):
         return skips, self.latent(h)
 
     def decode(self, latent: Tensor, skips: list[Tensor]) -> Tensor:
-        """Decoder over (possibly modulated) skips, coarse to fine; returns the output residual."""
+        """Decoder over (possibly modulated) skips, coarse to fine; returns the output residual
+        (with the 6 affine channels appended when ``cfg.affine_head``)."""
         h = latent
         for j, (up, reduce, dec) in enumerate(zip(self.ups, self.reduces, self.decoders, strict=True)):
             h = up(h)
             h = dec(reduce(torch.cat([h, skips[2 - j]], dim=1)))
-        return self.out(self.refine(h))
+        h = self.refine(h)
+        if self.affine is None:
+            return self.out(h)
+        return torch.cat([self.out(h), self.affine(h)], dim=1)
 
 
 def pad_to(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
@@ -99,9 +108,15 @@ class RestorationNet(nn.Module):
         u = self.cfg.unshuffle
         z = F.pixel_unshuffle(x, u) if u > 1 else x
         res, aux = self.body(z, **kw)
+        base = x
+        if self.cfg.affine_head:
+            res, affine = res[:, : 3 * u * u], res[:, 3 * u * u :]
+            if u > 1:
+                affine = F.interpolate(affine, scale_factor=u, mode="bilinear", align_corners=False)
+            base = x * torch.exp(affine[:, :3].clamp(-4.0, 4.0)) + affine[:, 3:]
         if u > 1:
             res = F.pixel_shuffle(res, u)
-        return (x + res)[..., :h, :w], aux
+        return (base + res)[..., :h, :w], aux
 
     def body(self, z: Tensor, **kw: object) -> tuple[Tensor, dict]:  # pragma: no cover - abstract
         raise NotImplementedError

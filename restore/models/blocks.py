@@ -148,12 +148,15 @@ class Downsample(nn.Module):
 
 
 class Upsample(nn.Module):
-    """3x3 conv doubling the channels, then pixel-shuffle: ``(B, C, H, W) -> (B, C/2, 2H, 2W)``."""
+    """Conv to 4x the output channels, then pixel-shuffle: ``(B, C, H, W) -> (B, C/2, 2H, 2W)``.
 
-    def __init__(self, channels: int, out_channels: int | None = None) -> None:
+    ``kernel`` 3 is the Restormer layout; 1 has 9x fewer weights (the blocks after it mix space).
+    """
+
+    def __init__(self, channels: int, out_channels: int | None = None, kernel: int = 3) -> None:
         super().__init__()
         out = out_channels or channels // 2
-        self.conv = nn.Conv2d(channels, out * 4, 3, padding=1)
+        self.conv = nn.Conv2d(channels, out * 4, kernel, padding=kernel // 2)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.pixel_shuffle(self.conv(x), 2)

@@ -115,9 +115,21 @@ class Estimator(nn.Module):
         return self.net(features)
 
 
-def pooled_features(maps: list[Tensor]) -> Tensor:
-    """``[(B, K, h, w)] -> (B, 2 K L)``: per scale, the mean and std of each atom's activation."""
-    return torch.cat([torch.cat([m.mean(dim=(2, 3)), m.std(dim=(2, 3), unbiased=False)], 1) for m in maps], 1)
+def pooled_features(maps: list[Tensor], texture: bool = False) -> Tensor:
+    """``[(B, K, h, w)] -> (B, 2 K L)``: per scale, the mean and std of each atom's activation.
+
+    With ``texture``, also the mean absolute difference between neighbouring pixels of each
+    atom's map (``(B, 3 K L)``): how finely an atom's response varies tells apart degradations
+    whose mean response is alike (fine noise vs. smooth blur vs. a 2-4 px resampling grid).
+    """
+    out = []
+    for m in maps:
+        out += [m.mean(dim=(2, 3)), m.std(dim=(2, 3), unbiased=False)]
+        if texture:
+            dy = (m[..., 1:, :] - m[..., :-1, :]).abs().mean(dim=(2, 3))
+            dx = (m[..., :, 1:] - m[..., :, :-1]).abs().mean(dim=(2, 3))
+            out.append(0.5 * (dx + dy))
+    return torch.cat(out, 1)
 
 
 class NDRDegrad(nn.Module):
@@ -193,7 +205,7 @@ class NDRRestore(RestorationNet):
             inject(ch, query_dim=cfg.query_dim, rank=cfg.cp_rank, cp_gate=cfg.cp_gate, residual=cfg.di_residual)
             for ch in self.unet.skip_channels
         )
-        self.estimator = Estimator(2 * cfg.atoms * 3, cfg.estimator_hidden)
+        self.estimator = Estimator((3 if cfg.estimator_texture else 2) * cfg.atoms * 3, cfg.estimator_hidden)
 
     def body(self, z: Tensor, **_: object) -> tuple[Tensor, dict]:
         skips, latent = self.unet.encode(z)
@@ -205,6 +217,6 @@ class NDRRestore(RestorationNet):
             modulated.append(di(skip, e))
         res = self.unet.decode(latent, modulated)
         # The estimator observes the dictionary without steering it: its input is detached.
-        pooled = pooled_features([m.detach() for m in maps])
+        pooled = pooled_features([m.detach() for m in maps], self.cfg.estimator_texture)
         logits = self.estimator(pooled)
         return res, {"activations": maps, "queries": queries, "logits": logits, "estimator_input": pooled}
