@@ -33,7 +33,7 @@ from restore.degradations import DEGRADATION_TYPES, degrade, sample
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.dfpir import routing_weights
 from restore.photos import list_photos
-from restore.weights import WEIGHTS_DIR, clean_state_dict, save_weights
+from restore.weights import WEIGHTS_DIR, clean_state_dict, read_metadata, save_weights
 
 log = logging.getLogger("restore.train")
 
@@ -167,6 +167,26 @@ def warm_start_record(path: Path, ckpt: dict) -> dict:
     }
 
 
+def read_shipped(path: Path) -> dict:
+    """A shipped ``NAME.safetensors`` (+ ``NAME-degrad.safetensors``) as a checkpoint-like dict."""
+    from safetensors.torch import load_file
+
+    facts = json.loads(read_metadata(path).get("training", "null") or "null")
+    if not facts:
+        raise ValueError(f"{path} has no training facts in its metadata; it was not exported by restore.train")
+    degrad = path.with_name(path.stem + "-degrad.safetensors")
+    ckpt = {
+        "model": {k: v.float() for k, v in load_file(str(path)).items()},
+        "degrad": {k: v.float() for k, v in load_file(str(degrad)).items()} if degrad.is_file() else None,
+        "step": facts["steps"],
+        "elapsed": facts["wall_seconds"],
+        "train_config": json.dumps(facts["train_config"]),
+    }
+    if facts.get("warm_started_from"):
+        ckpt["init_from"] = json.dumps(facts["warm_started_from"])
+    return ckpt
+
+
 def chain_totals(steps: int, seconds: float, origin: dict | None) -> tuple[int, int]:
     """Steps and wall seconds of a run plus every run it was warm-started from."""
     while origin is not None:
@@ -246,14 +266,17 @@ class Trainer:
         return True
 
     def warm_start(self, path: Path) -> None:
-        """Copy the weights of another run's checkpoint (a fresh optimiser and schedule).
+        """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule).
 
         Parameters the checkpoint lacks keep their initialisation; they must be zero-initialised
         additions (the affine head), so the warm-started network computes what the old one did.
         Estimator weights whose shape changed (a richer pooled input) are re-initialised: the
         head is refitted after training anyway (:mod:`restore.estimator_fit`).
         """
-        ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        if path.suffix == ".safetensors":
+            ckpt = read_shipped(path)
+        else:
+            ckpt = torch.load(path, map_location=self.device, weights_only=True)
         self.init_from = warm_start_record(path, ckpt)
         for module, key in ((self.model, "model"), (self.degrad, "degrad")):
             if module is None or ckpt.get(key) is None:
@@ -425,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (overrides the config)")
     parser.add_argument(
-        "--init", type=Path, metavar="CKPT", help="warm-start the weights from another run's last.pt (new run only)"
+        "--init",
+        type=Path,
+        metavar="CKPT",
+        help="warm-start from another run's last.pt or a shipped NAME.safetensors (new run only)",
     )
     parser.add_argument("--export", type=Path, metavar="RUN", help="export RUN/last.pt to assets/weights and exit")
     parser.add_argument("--name", default="ndr-restore", help="shipped name for --export")

@@ -235,6 +235,12 @@ def test_warm_start_copies_an_older_network_and_keeps_new_zero_heads(run, photos
     assert facts["total_steps"] == 2
     resumed = trainer(photos, tmp_path / "new")
     assert resumed.resume() and resumed.init_from == facts["warm_started_from"]
+    # A shipped file (fp16) is a valid origin too, and its own chain carries over.
+    shipped = trainer(photos, tmp_path / "from-shipped")
+    shipped.warm_start(paths[0])
+    assert shipped.init_from["steps"] == 1 and shipped.init_from["init_from"]["steps"] == 1
+    with torch.no_grad():
+        assert torch.allclose(shipped.model(x)[0], new.model(x)[0], atol=2e-2)
     # A different backbone cannot be warm-started from.
     wide = trainer(photos, tmp_path / "wide", model_overrides=(("width", 12),))
     with pytest.raises(ValueError, match="same backbone"):
