@@ -20,7 +20,7 @@ from restore.degradations import DEGRADATION_TYPES
 from restore.images import to_rgb_uint8
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.dfpir import routing_weights
-from restore.weights import WEIGHTS_DIR, WeightsError, load_weights, read_config, read_metadata
+from restore.weights import WEIGHTS_DIR, WeightsError, degrad_path, load_weights, read_config, read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Restorer:
         config = read_config(path)
         model = load_weights(build_model(config), path)
         degrad = None
-        dpath = d / f"{name}-degrad.safetensors"
+        dpath = degrad_path(path)
         if config.arch == "ndr" and dpath.is_file():
             degrad = load_weights(build_degrad(config), dpath)
         return cls(

@@ -33,7 +33,7 @@ from restore.degradations import DEGRADATION_TYPES, degrade, sample
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.dfpir import routing_weights
 from restore.photos import list_photos
-from restore.weights import WEIGHTS_DIR, clean_state_dict, read_metadata, save_weights
+from restore.weights import WEIGHTS_DIR, clean_state_dict, degrad_path, read_metadata, read_state, save_weights
 
 log = logging.getLogger("restore.train")
 
@@ -169,15 +169,13 @@ def warm_start_record(path: Path, ckpt: dict) -> dict:
 
 def read_shipped(path: Path) -> dict:
     """A shipped ``NAME.safetensors`` (+ ``NAME-degrad.safetensors``) as a checkpoint-like dict."""
-    from safetensors.torch import load_file
-
     facts = json.loads(read_metadata(path).get("training", "null") or "null")
     if not facts:
         raise ValueError(f"{path} has no training facts in its metadata; it was not exported by restore.train")
-    degrad = path.with_name(path.stem + "-degrad.safetensors")
+    degrad = degrad_path(path)
     ckpt = {
-        "model": {k: v.float() for k, v in load_file(str(path)).items()},
-        "degrad": {k: v.float() for k, v in load_file(str(degrad)).items()} if degrad.is_file() else None,
+        "model": {k: v.float() for k, v in read_state(path).items()},
+        "degrad": {k: v.float() for k, v in read_state(degrad).items()} if degrad.is_file() else None,
         "step": facts["steps"],
         "elapsed": facts["wall_seconds"],
         "train_config": json.dumps(facts["train_config"]),
@@ -427,7 +425,7 @@ def export(run: Path, name: str, out_dir: Path = WEIGHTS_DIR, *, half: bool = Tr
         paths.append(
             save_weights(
                 degrad,
-                out_dir / f"{name}-degrad.safetensors",
+                degrad_path(out_dir / f"{name}.safetensors"),
                 mcfg,
                 dtype=dtype,
                 extra={"training": facts, "role": "ndr-degrad"},

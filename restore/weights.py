@@ -82,14 +82,25 @@ def read_config(path: str | Path) -> ModelConfig:
     return model_config_from_json(meta["config"])
 
 
+def degrad_path(path: str | Path) -> Path:
+    """Where NDR-Degrad's weights sit beside ``NAME.safetensors``: ``NAME-degrad.safetensors``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-degrad.safetensors")
+
+
+def read_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a file written by :func:`save_weights` (raises :class:`WeightsError`)."""
+    read_metadata(path)
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is corrupt ({exc})") from exc
+
+
 def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
     """Load a file into ``module`` strictly (every key, every shape), casting to its dtype."""
     path = Path(path)
-    read_metadata(path)
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"{path} is corrupt ({exc})") from exc
+    state = read_state(path)
     own = module.state_dict()
     state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
     try:
