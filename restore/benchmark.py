@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from restore.degradations import DEGRADATION_TYPES, degrade, downscale, to_tensor, to_uint8, upscale
+from restore.degradation_ops import downscale, upscale
+from restore.degradations import DEGRADATION_TYPES, degrade, to_tensor, to_uint8
 
 logger = logging.getLogger(__name__)
 
