@@ -101,6 +101,9 @@ class ModelConfig:
         return 8 * self.unshuffle
 
 
+LOSSES = ("l1", "l2", "psnr")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """The training recipe (defaults: the shipped `small` run on a CPU).
@@ -113,8 +116,11 @@ class TrainConfig:
         loss: restoration loss per sample, "l1" (the papers') or "l2" (mean squared error: under
             doubt about the type the L2 optimum is the posterior mean, which already corrects
             partly, while the L1 optimum, a median, does nothing until one type is more likely
-            than all the rest together; L2 is also what PSNR measures).
-        l1_from: with ``loss: l2``, switch to L1 from this share of the schedule on (1 = never):
+            than all the rest together; L2 is also what PSNR measures), or "psnr" (minus each
+            sample's PSNR, in units of 100 dB: the benchmark's own measure, averaged in dB, so a
+            mild case gains as much from one dB as a severe one; its gradient is L2's scaled by
+            1 / MSE, which replaces ``loss_balance``; the MSE is floored at 40 dB).
+        l1_from: with ``loss: l2`` or ``psnr``, switch to L1 from this share of the schedule on (1 = never):
             L2 first, to learn every correction; then L1, so the network commits to a correction
             only where it is sure and leaves ambiguous, nearly clean inputs alone.
         loss_balance: weight each sample's restoration loss by 1 / (its input's L1 + balance_floor),
@@ -162,8 +168,8 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        if self.loss not in ("l1", "l2"):
-            raise ValueError(f"loss={self.loss!r} is not one of ('l1', 'l2')")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss={self.loss!r} is not one of {LOSSES}")
 
 
 PRESETS: dict[str, ModelConfig] = {

@@ -35,6 +35,8 @@ from restore.models.dfpir import routing_weights
 from restore.photos import list_photos
 from restore.weights import WEIGHTS_DIR, clean_state_dict, degrad_path, read_metadata, read_state, save_weights
 
+PSNR_FLOOR = 1e-4  # MSE added inside the log of the "psnr" loss (a 40 dB ceiling)
+
 log = logging.getLogger("restore.train")
 
 
@@ -194,6 +196,22 @@ def chain_totals(steps: int, seconds: float, origin: dict | None) -> tuple[int, 
     return steps, round(seconds)
 
 
+def restoration_objective(restored: Tensor, degraded: Tensor, clean: Tensor, loss: str, cfg: TrainConfig) -> Tensor:
+    """The restoration term of the loss for one batch (see ``TrainConfig.loss``)."""
+    err = restored - clean
+    if loss == "psnr":
+        # -PSNR / 100 per sample: 0.1 * log10(MSE + 1e-4); the 1e-4 (40 dB) keeps nearly clean
+        # samples from taking the whole gradient. Balanced already: no loss_balance weights.
+        return (0.1 * torch.log10(err.square().mean(dim=(1, 2, 3)) + PSNR_FLOOR)).mean()
+    per_sample = (err.square() if loss == "l2" else err.abs()).mean(dim=(1, 2, 3))
+    if not cfg.loss_balance:
+        return per_sample.mean()
+    # Mild degradations (input error ~0.02) must count as much as severe ones (~0.25): the
+    # benchmark averages PSNR over cases, and plain L1 is dominated by the severe.
+    w = 1.0 / ((degraded - clean).abs().mean(dim=(1, 2, 3)) + cfg.balance_floor)
+    return (per_sample * w / w.mean()).mean()
+
+
 class Trainer:
     """Owns the models, optimiser, sampler and checkpoints of one run."""
 
@@ -295,7 +313,7 @@ class Trainer:
         """The loss of one batch. ``use``: "both" (joint), "restore" or "degrad" (alternating);
         ``progress``: the share of the schedule done (picks the restoration loss, see ``l1_from``)."""
         cfg = self.cfg
-        squared = cfg.loss == "l2" and progress < cfg.l1_from
+        loss = cfg.loss if progress < cfg.l1_from else "l1"
         d = sample(clean, self.gdev, p_mixture=cfg.p_mixture, p_clean=cfg.p_clean)
         deg, labels = d.image, d.labels
         cuda = self.device.type == "cuda"
@@ -310,18 +328,9 @@ class Trainer:
                 u = torch.rand(labels.shape[0], generator=self.gdev, device=labels.device)
                 kw["blind"] = u < cfg.predicted_label_fraction
             restored, aux = self.fwd_model(deg, **kw)
-            err = restored.float() - clean
-            l1 = err.abs().mean(dim=(1, 2, 3))  # (B,)
-            per_sample = err.square().mean(dim=(1, 2, 3)) if squared else l1
-            l_rest = l1.mean()
-            objective = per_sample.mean()
-            if cfg.loss_balance:
-                # Mild degradations (input error ~0.02) must count as much as severe ones (~0.25):
-                # the benchmark averages PSNR over cases, and plain L1 is dominated by the severe.
-                w = 1.0 / ((deg.float() - clean).abs().mean(dim=(1, 2, 3)) + cfg.balance_floor)
-                objective = (per_sample * w / w.mean()).mean()
+            objective = restoration_objective(restored.float(), deg.float(), clean, loss, cfg)
             total = objective if use != "degrad" else restored.sum() * 0.0
-            stats = {"loss_restore": l_rest.item()}
+            stats = {"loss_restore": (restored.float() - clean).abs().mean().item()}
             if "logits" in aux:
                 bce = F.binary_cross_entropy_with_logits(aux["logits"].float(), labels)
                 total = total + cfg.estimator_weight * bce

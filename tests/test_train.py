@@ -264,6 +264,38 @@ def test_l2_loss_trains_and_unknown_losses_are_rejected(photos, tmp_path):
         TrainConfig(loss="l3")
 
 
+def test_psnr_loss_is_minus_the_mean_psnr_and_weights_samples_by_their_error():
+    cfg = TrainConfig(loss="psnr", balance_floor=0.5)
+    clean = torch.full((2, 3, 8, 8), 0.5)
+    err = torch.tensor([0.01, 0.1]).view(2, 1, 1, 1)  # MSE 1e-4 and 1e-2
+    restored = (clean + err).requires_grad_()
+    loss = T.restoration_objective(restored, clean + 0.3, clean, "psnr", cfg)
+    expected = np.mean([0.1 * math.log10(1e-4 + T.PSNR_FLOOR), 0.1 * math.log10(1e-2 + T.PSNR_FLOOR)])
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    # Same objective whatever the balance floor (loss_balance does not apply to it).
+    other = T.restoration_objective(restored, clean + 0.3, clean, "psnr", TrainConfig(loss="psnr"))
+    assert other.item() == pytest.approx(loss.item())
+    # Gradient per pixel ~ err / (MSE + floor): the better sample pulls ~5x harder, unlike L2.
+    loss.backward()
+    g = restored.grad.abs().mean(dim=(1, 2, 3))
+    assert g[0] / g[1] == pytest.approx((0.01 / 2e-4) / (0.1 / 1.01e-2), rel=1e-3)
+    # The L2 objective (no balance) is the plain mean squared error.
+    l2 = T.restoration_objective(restored, clean, clean, "l2", TrainConfig(loss="l2", loss_balance=False))
+    assert l2.item() == pytest.approx((1e-4 + 1e-2) / 2, rel=1e-5)
+
+
+def test_psnr_loss_trains_then_switches_to_l1(photos, tmp_path, monkeypatch):
+    t = trainer(photos, tmp_path / "psnr", loss="psnr", l1_from=0.5)
+    stats = t.train_step()
+    assert math.isfinite(stats["loss"])
+    used = []
+    real = T.restoration_objective
+    monkeypatch.setattr(T, "restoration_objective", lambda *a: used.append(a[3]) or real(*a))
+    t.losses(t.sampler(2), progress=0.2)
+    t.losses(t.sampler(2), progress=0.7)
+    assert used == ["psnr", "l1"]
+
+
 def test_unknown_config_key_is_rejected(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: ndr-tiny\nlearning_rate: 0.1\n")
