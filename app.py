@@ -1,4 +1,4 @@
-"""Restoration studio: the Gradio app (UI only; every computation is in the ``restore`` package).
+"""Restoration studio: the Gradio app (UI only; what each control computes is in ``restore.studio``).
 
 Run ``python app.py`` and open http://127.0.0.1:7860. Tabs: Restore (drag in a photo, compare
 before/after with a slider), Playground (degrade a clean photo on purpose and see how well it is
@@ -14,406 +14,36 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import atexit
-import base64
-import shutil
-import tempfile
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
-import numpy as np
-import torch
-from matplotlib.figure import Figure
 
-from restore import DEGRADATION_TYPES, Analysis, Restorer, available_models, images, modelcard, plots
-from restore.atlas import Atlas, load_atlas
-from restore.baselines import BASELINES, baseline_for
-from restore.degradations import DEGRADATIONS, degrade_image, random_spec, validate_spec
-from restore.inference import weights_dir
-from restore.metrics import psnr, ssim
-from restore.weights import WeightsError, fingerprint
-
-try:  # On a Hugging Face ZeroGPU Space this grants a GPU per call; elsewhere it is a no-op.
-    import spaces
-
-    gpu = spaces.GPU
-except ImportError:
-
-    def gpu(fn):  # noqa: D103
-        return fn
-
+from restore import DEGRADATION_TYPES, modelcard
+from restore.degradations import DEGRADATIONS
+from restore.studio import (
+    MODEL_NAMES,
+    NO_MODEL,
+    PLAYGROUND_SIDE,
+    analyze,
+    atlas_figures,
+    compare_models,
+    compare_with,
+    degrade,
+    degrade_and_restore,
+    examples_cache,
+    explain_image,
+    get_model,
+    random_degradation,
+    recipe_from_controls,
+    redegrade,
+    restore_examples,
+    restore_image,
+)
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted(p for p in (ROOT / "assets" / "examples").glob("*") if p.suffix.lower() in {".jpg", ".png"})
-# The Restore tab's examples: example photos degraded once with these recipes (cached on disk).
-EXAMPLE_RECIPES: tuple[tuple[str, dict[str, dict[str, float]]], ...] = (
-    ("mountains", {"haze": {"beta": 1.8}}),
-    ("rock_face", {"noise": {"sigma": 30}}),
-    ("dandelion", {"rain": {"density": 0.6}}),
-    ("fig", {"lowlight": {"gain": 0.2}}),
-)
-PLAYGROUND_SIDE = 768  # the playground works on a copy at most this large: it is for exploring
-ANALYSIS_SIDE = 512  # the activation plots are computed on a copy at most this large
-DOWNLOADS = Path(tempfile.mkdtemp(prefix="restore-studio-"))  # PNGs for download; Gradio serves copies
-atexit.register(shutil.rmtree, DOWNLOADS, ignore_errors=True)
-
-ImageInput = dict | str | np.ndarray | None  # handlers take the raw upload (preprocess=False)
-
-# --------------------------------------------------------------------------- models
-# One Restorer per model name, loaded on first use (main() loads them all at start-up) and then
-# only read: inference keeps no state between calls, so every session can share it.
-_MODELS: dict[str, Restorer] = {}
-_MODELS_LOCK = threading.Lock()
-MODEL_NAMES: list[str] = available_models()
-NO_MODEL = (
-    "No trained weights were found in `assets/weights/` (the training run has not shipped them yet), "
-    "so restoring is unavailable; the Playground's Degrade button still works."
-)
-
-
-def get_model(name: str | None) -> Restorer:
-    """The shared restorer called ``name`` (loaded once), or a ``gr.Error`` that says why not."""
-    if not MODEL_NAMES:
-        raise gr.Error(NO_MODEL, title="No model available")
-    name = name or MODEL_NAMES[0]
-    if name not in MODEL_NAMES:
-        raise gr.Error(f"Unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
-    with _MODELS_LOCK:
-        if name not in _MODELS:
-            try:
-                _MODELS[name] = Restorer.from_pretrained(name=name)
-            except (WeightsError, ValueError) as err:
-                raise gr.Error(f"Cannot load {name}: {err}", title="Model unavailable") from err
-        return _MODELS[name]
-
-
-def load_upload(image: ImageInput) -> np.ndarray:
-    """An upload (Gradio file payload, path or array) as HxWx3 uint8, or a ``gr.Error`` with the reason."""
-    if image is None:
-        raise gr.Error("Add an image first: drag and drop, paste, or pick an example.", title="No image")
-    source: Any = image
-    if isinstance(image, dict):
-        source = image.get("path")
-        url = image.get("url") or ""
-        if not source and url.startswith("data:"):
-            source = base64.b64decode(url.split(",", 1)[1])
-    try:
-        return images.load_image(source, max_megapixels=images.max_megapixels())
-    except images.ImageError as err:
-        raise gr.Error(str(err), title="Cannot use this image") from err
-
-
-def _png(img: np.ndarray, stem: str) -> str:
-    """Write a result for download (a fresh folder per call keeps names readable and unique)."""
-    for old in DOWNLOADS.iterdir():  # Gradio has copied these into its own cache long ago
-        if time.time() - old.stat().st_mtime > 600:
-            shutil.rmtree(old, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(dir=DOWNLOADS))
-    h, w = img.shape[:2]
-    return str(images.save_png(img, folder / f"{stem}_{w}x{h}.png"))
-
-
-def _restore(
-    r: Restorer, img: np.ndarray, upscale: int, strength: float, tile: int, overlap: int, progress: gr.Progress
-):
-    """Run ``r.restore`` with the UI's units; returns (result, seconds, number of tiles)."""
-    tiles = [1]
-
-    def report(done: int, total: int) -> None:
-        tiles[0] = total
-        progress((done, total), desc=f"{r.name}: restoring tiles", unit="tiles")
-
-    start = time.perf_counter()
-    try:
-        out = r.restore(
-            img,
-            upscale=int(upscale),
-            strength=float(strength) / 100.0,
-            tile=int(tile) or None,
-            overlap=int(overlap),
-            progress=report,
-        )
-    except ValueError as err:  # e.g. a tile too small for its overlap
-        raise gr.Error(str(err), title="Invalid settings") from err
-    return out, time.perf_counter() - start, tiles[0]
-
-
-def _before(img: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """The slider's "before": the input, bicubic-upscaled to the result's size when upscaling."""
-    return img if img.shape == out.shape else images.resize_bicubic(img, out.shape[1], out.shape[0])
-
-
-# --------------------------------------------------------------------------- restore tab
-
-
-@gpu
-def restore_image(
-    image: ImageInput,
-    model: str | None,
-    upscale: int = 1,
-    strength: float = 100,
-    tile: int = 0,
-    overlap: int = 32,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way of asking for progress)
-) -> tuple[tuple[np.ndarray, np.ndarray], str, str]:
-    """Restore one image. Returns ((before, after), PNG path of the full-resolution result, info)."""
-    img = load_upload(image)
-    r = get_model(model)
-    h, w = img.shape[:2]
-    s = int(upscale)
-    try:
-        images.check_megapixels(w * s, h * s, images.max_megapixels(), name=f"the {s}x result")
-    except images.ImageError as err:
-        raise gr.Error(f"{err} Choose a smaller upscale factor.", title="Too large") from err
-    out, seconds, tiles = _restore(r, img, s, strength, tile, overlap, progress)
-    oh, ow = out.shape[:2]
-    info = (
-        f"**{r.name}** restored {w}x{h} → {ow}x{oh} ({ow * oh / 1e6:.2f} MP) in **{seconds:.2f} s**"
-        f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %)."
-    )
-    return (_before(img, out), out), _png(out, f"restored_{r.name}"), info
-
-
-def _activation_plots(img: np.ndarray, a: Analysis) -> tuple[Figure | None, Figure | None]:
-    """Per-scale atom weights and the dominant-atom map (None for models without an NDR)."""
-    if not a.activations:
-        return None, None
-    first = a.activations[0]
-    return (
-        plots.atom_weights([s.pooled for s in a.activations], [s.level for s in a.activations]),
-        plots.dominant_atoms(img, first.map, level=first.level),
-    )
-
-
-@gpu
-def explain_image(image: ImageInput, model: str | None) -> tuple[Figure, Figure | None, Figure | None]:
-    """Detected degradations, per-scale atom weights and the dominant-atom map for one image."""
-    img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
-    a = get_model(model).analyze(img)
-    return plots.probability_bars(a.probabilities), *_activation_plots(img, a)
-
-
-@gpu
-def compare_models(
-    image: ImageInput,
-    upscale: int = 1,
-    strength: float = 100,
-    tile: int = 0,
-    overlap: int = 32,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008
-) -> tuple[tuple[np.ndarray, np.ndarray], str]:
-    """Every available model on one image: the first two share the slider (first on the left)."""
-    img = load_upload(image)
-    outs, lines = [], []
-    for name in MODEL_NAMES or [None]:
-        out, seconds, _ = _restore(get_model(name), img, upscale, strength, tile, overlap, progress)
-        outs.append(out)
-        lines.append(f"- **{name}**: {seconds:.2f} s")
-    if len(outs) == 1:
-        outs.insert(0, _before(img, outs[0]))
-        lines.append(
-            f"- **dfpir is not available yet** (no weights), so the slider shows the input (left) against "
-            f"{MODEL_NAMES[0]} (right)."
-        )
-    return (outs[0], outs[1]), "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- playground
-
-CONTROLS: list[tuple[str, str | None]] = []  # (type, param) per control; param None = the type's checkbox
-
-
-def recipe_from_controls(*values: float | bool) -> dict[str, dict[str, float]]:
-    """The playground's checkboxes and sliders (in ``CONTROLS`` order) as a degradation recipe."""
-    enabled = {t for (t, p), v in zip(CONTROLS, values, strict=True) if p is None and v}
-    recipe: dict[str, dict[str, float]] = {t: {} for t in DEGRADATION_TYPES if t in enabled}
-    for (t, p), v in zip(CONTROLS, values, strict=True):
-        if p is not None and t in enabled:
-            recipe[t][p] = float(v)
-    return recipe
-
-
-def recipe_for_seed(seed: float | None) -> list[Any]:
-    """A random recipe drawn from ``seed``, as values for every control in ``CONTROLS`` order, then the recipe."""
-    spec = random_spec(torch.Generator().manual_seed(int(seed or 0)))
-    values: list[Any] = []
-    for t, p in CONTROLS:
-        if p is None:
-            values.append(t in spec)
-        else:
-            values.append(spec[t][p] if t in spec else DEGRADATIONS[t].param(p).default)
-    return [*values, spec]
-
-
-def random_degradation() -> list[Any]:
-    """A fresh seed (shown, so the draw can be repeated) and the random recipe it gives."""
-    seed = int(np.random.default_rng().integers(0, 1_000_000))
-    return [seed, *recipe_for_seed(seed)]
-
-
-def _clean_and_degraded(image: ImageInput, recipe: dict | None, seed: float | None) -> tuple[np.ndarray, np.ndarray]:
-    clean = images.fit_within(load_upload(image), PLAYGROUND_SIDE)
-    try:
-        spec = validate_spec(recipe or {})
-    except (ValueError, KeyError) as err:
-        raise gr.Error(f"Invalid degradation recipe: {err}", title="Invalid recipe") from err
-    if not spec:
-        raise gr.Error("Tick at least one degradation (or press Random degradation).", title="Nothing to do")
-    return clean, degrade_image(clean, spec, seed=int(seed or 0))
-
-
-def _score_row(label: str, img: np.ndarray, clean: np.ndarray, ref: float | None = None) -> str:
-    value = psnr(img, clean)
-    gain = "" if ref is None else f"{value - ref:+.2f}"
-    return f"| {label} | {value:.2f} | {ssim(img, clean):.4f} | {gain} |"
-
-
-def degrade(
-    image: ImageInput, recipe: dict | None, seed: float | None = 0
-) -> tuple[tuple[np.ndarray, np.ndarray], str]:
-    """Degrade a clean photo with a recipe ``{type: {param: value}}``; returns ((clean, degraded), metrics)."""
-    clean, degraded = _clean_and_degraded(image, recipe, seed)
-    table = "| image | PSNR (dB) | SSIM | |\n|---|---|---|---|\n" + _score_row("degraded vs clean", degraded, clean)
-    return (clean, degraded), table
-
-
-@gpu
-def degrade_and_restore(
-    image: ImageInput,
-    recipe: dict | None,
-    seed: float | None,
-    model: str | None,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008
-) -> tuple[Any, ...]:
-    """Degrade, restore and score: the three images, a degraded/restored slider, metrics, detection."""
-    clean, degraded = _clean_and_degraded(image, recipe, seed)
-    r = get_model(model)
-    restored, _, _ = _restore(r, degraded, 1, 100, 0, 32, progress)
-    probs = r.analyze(degraded).probabilities
-    true_types = list(validate_spec(recipe or {}))
-    ranked = sorted(true_types, key=lambda t: -probs.get(t, 0.0))
-    base = psnr(degraded, clean)
-    rows = [_score_row("degraded input", degraded, clean), _score_row(f"restored ({r.name})", restored, clean, base)]
-    name = baseline_for(ranked)
-    if name is not None:
-        b = BASELINES[name]
-        rows.append(_score_row(f"classical: {b.label}", b(degraded), clean, base))
-    else:
-        rows.append(f"| classical | no classical method for {', '.join(true_types)} | | |")
-    detected = [t for t in DEGRADATION_TYPES if probs.get(t, 0.0) >= 0.5]
-    metrics = "\n".join(
-        [
-            "| vs clean | PSNR (dB) | SSIM | gain (dB) |",
-            "|---|---|---|---|",
-            *rows,
-            "",
-            f"**True:** {', '.join(true_types)} · **detected (p ≥ 0.5):** {', '.join(detected) or 'none'}",
-        ]
-    )
-    views = {"clean": clean, "degraded": degraded, "restored": restored}
-    return (
-        clean,
-        degraded,
-        restored,
-        (degraded, restored),
-        metrics,
-        plots.probability_bars(probs, true_types),
-        views,
-    )
-
-
-def compare_with(use_clean: bool, views: dict | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """The playground slider: restored against the degraded input, or against the clean photo."""
-    if not views:
-        return None
-    return (views["clean"] if use_clean else views["degraded"], views["restored"])
-
-
-# --------------------------------------------------------------------------- inside the model
-
-
-def _atlas(model: str | None) -> Atlas | None:
-    return load_atlas(model) if model else None
-
-
-def atlas_figures(model: str | None) -> tuple[Figure | None, Figure | None, str]:
-    """The dictionary atlas heatmaps and the atom similarity matrix for ``model``."""
-    atlas = _atlas(model)
-    if model is None:
-        return None, None, NO_MODEL
-    if atlas is None:
-        return (
-            None,
-            None,
-            (
-                f"No atlas for {model}. Atlases exist for models with an NDR dictionary; make one with "
-                f"`python -m restore.atlas --model {model}`."
-            ),
-        )
-    note = (
-        ""
-        if atlas.matches(weights_dir() / f"{model}.safetensors")
-        else " **The atlas is older than the weights: regenerate it.**"
-    )
-    return (
-        plots.atlas_heatmaps(atlas.mean_activation, atlas.types, atlas.levels),
-        plots.similarity_matrix(atlas.similarity),
-        f"Atlas of {atlas.samples_per_type} synthesised samples per degradation type.{note}",
-    )
-
-
-@gpu
-def analyze(image: ImageInput, model: str | None) -> tuple[dict[str, float], Figure | None, Figure, Figure]:
-    """Blind analysis: degradation probabilities, the image in the atlas' PCA, and its activations."""
-    img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
-    r = get_model(model)
-    a = r.analyze(img)
-    atlas = _atlas(r.name)
-    pca = None
-    if atlas is not None and a.pooled_vector.size:
-        pca = plots.pca_scatter(
-            atlas.points, atlas.sample_types, explained=atlas.explained, star=atlas.project(a.pooled_vector)
-        )
-    return dict(a.probabilities), pca, *_activation_plots(img, a)
-
-
-@gpu
-def redegrade(image: ImageInput, model: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Restore the input, then let NDR-Degrad re-synthesise its degradation on the result."""
-    img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
-    r = get_model(model)
-    if not r.has_redegrader:
-        raise gr.Error(f"{r.name} has no NDR-Degrad network, so it cannot re-synthesise degradations.")
-    restored = r.restore(img)
-    again = r.redegrade(restored, img)
-    score = f"PSNR between the real input and the re-synthesised one: **{psnr(again, img):.2f} dB** "
-    score += "(higher = the queried NDR features describe this degradation better)."
-    return img, restored, again, score
-
 
 # --------------------------------------------------------------------------- layout
-
-
-def restore_examples() -> list[str]:
-    """The degraded example photos of the Restore tab, written to ``.gradio/examples`` on first start."""
-    paths = []
-    for stem, recipe in EXAMPLE_RECIPES:
-        src = ROOT / "assets" / "examples" / f"{stem}.jpg"
-        dst = ROOT / ".gradio" / "examples" / f"{stem}_{'+'.join(recipe)}.png"
-        if src.is_file() and not dst.is_file():
-            images.save_png(degrade_image(images.load_image(src), recipe, seed=0), dst)
-        if dst.is_file():
-            paths.append(str(dst))
-    return paths
-
-
-def _examples_cache() -> Path:
-    """Lazily cached example results live in one folder per set of weights: new weights, fresh results."""
-    key = fingerprint(weights_dir() / f"{MODEL_NAMES[0]}.safetensors")[:16] if MODEL_NAMES else "none"
-    return ROOT / ".gradio" / "cached_examples" / key
 
 
 def _image_input(label: str, elem_id: str) -> gr.Image:
@@ -422,7 +52,7 @@ def _image_input(label: str, elem_id: str) -> gr.Image:
     )
 
 
-os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(_examples_cache()))  # read when gr.Examples is built
+os.environ.setdefault("GRADIO_EXAMPLES_CACHE", str(examples_cache()))  # read when gr.Examples is built
 
 with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
     gr.Markdown(
@@ -503,16 +133,15 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
                 with gr.Row():
                     p_seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
                     p_random = gr.Button("Random degradation")
+                # in the order of restore.studio.CONTROLS: per type its checkbox, then one slider per parameter
                 controls: list[gr.components.Component] = []
                 for name, deg in DEGRADATIONS.items():
                     with gr.Accordion(name, open=name == "noise"):
                         controls.append(gr.Checkbox(value=name == "noise", label=f"{name}: {deg.doc}"))
-                        CONTROLS.append((name, None))
                         for prm in deg.params:
                             controls.append(
                                 gr.Slider(prm.low, prm.high, value=prm.default, step=prm.step, label=prm.label)
                             )
-                            CONTROLS.append((name, prm.name))
                 p_recipe = gr.JSON(value={"noise": {"sigma": 25.0, "signal": 0.0}}, label="Recipe")
                 p_model = gr.Dropdown(MODEL_NAMES, value=(MODEL_NAMES or [None])[0], label="Model")
                 with gr.Row():

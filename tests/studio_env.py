@@ -3,7 +3,8 @@
 ``studio_app()`` writes seeded random ``ndr-tiny`` and ``dfpir-tiny`` weights under the names the
 app expects (``ndr-restore``, ``dfpir``) into a temporary folder, computes a small atlas for the
 NDR model there, points ``RESTORE_WEIGHTS_DIR`` and ``RESTORE_ATLAS_DIR`` at it and only then
-imports ``app`` (which lists the models at import). Once per process, shared by every test file.
+imports ``app`` (whose callbacks, ``restore.studio``, list the models at import). Once per process,
+shared by every test file.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def studio_app() -> ModuleType:
         os.environ["GRADIO_EXAMPLES_CACHE"] = str(directory / "cached_examples")  # keep the app's cache clean
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
         sys.modules.pop("app", None)
+        sys.modules.pop("restore.studio", None)  # re-lists the models from the test weights
         _STATE["app"] = importlib.import_module("app")
     return _STATE["app"]
 

@@ -1,4 +1,4 @@
-"""The app's handlers called directly, and its named endpoints through gradio_client.
+"""The app's handlers (``restore.studio``) called directly, and its named endpoints through gradio_client.
 
 Tiny random-weight models (``studio_env``) stand in for the shipped weights, so these tests check
 behaviour (shapes, errors, determinism, what each view shows), not restoration quality.
@@ -6,6 +6,7 @@ behaviour (shapes, errors, determinism, what each view shows), not restoration q
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -33,6 +34,12 @@ def app() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def studio(app: ModuleType) -> ModuleType:
+    """The app's callbacks, ``restore.studio``, as ``app`` imported them (with the test models)."""
+    return importlib.import_module("restore.studio")
+
+
+@pytest.fixture(scope="module")
 def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small crop of an example photo (keeps every call fast on two CPU cores)."""
     path = tmp_path_factory.mktemp("img") / "photo.png"
@@ -54,79 +61,79 @@ def _title(fig: Figure) -> str:
 # --------------------------------------------------------------------------- restore tab
 
 
-def test_models_come_from_the_test_weights(app: ModuleType) -> None:
-    assert app.MODEL_NAMES == ["ndr-restore", "dfpir"]
-    assert app.get_model("ndr-restore") is app.get_model("ndr-restore")  # loaded once, shared
+def test_models_come_from_the_test_weights(studio: ModuleType) -> None:
+    assert studio.MODEL_NAMES == ["ndr-restore", "dfpir"]
+    assert studio.get_model("ndr-restore") is studio.get_model("ndr-restore")  # loaded once, shared
 
 
-def test_load_upload_accepts_every_payload(app: ModuleType, photo: Path) -> None:
+def test_load_upload_accepts_every_payload(studio: ModuleType, photo: Path) -> None:
     import base64
 
     expected = load_image(photo)
     data_url = "data:image/png;base64," + base64.b64encode(photo.read_bytes()).decode()
     for payload in (str(photo), {"path": str(photo)}, {"path": None, "url": data_url}, expected):
-        np.testing.assert_array_equal(app.load_upload(payload), expected)
+        np.testing.assert_array_equal(studio.load_upload(payload), expected)
 
 
-def test_restore_upscales_and_writes_the_full_resolution_png(app: ModuleType, photo: Path) -> None:
-    (before, after), png, info = app.restore_image({"path": str(photo)}, "ndr-restore", 2, 100, 0, 32)
+def test_restore_upscales_and_writes_the_full_resolution_png(studio: ModuleType, photo: Path) -> None:
+    (before, after), png, info = studio.restore_image({"path": str(photo)}, "ndr-restore", 2, 100, 0, 32)
     assert before.shape == after.shape == (192, 256, 3)
     np.testing.assert_array_equal(load_image(png), after)
     assert Path(png).name == "restored_ndr-restore_256x192.png"
     assert "128x96 → 256x192" in info and "ndr-restore" in info and " s" in info
 
 
-def test_restore_strength_zero_returns_the_input(app: ModuleType, photo: Path) -> None:
-    (before, after), _, _ = app.restore_image(str(photo), "ndr-restore", 1, 0, 0, 32)
+def test_restore_strength_zero_returns_the_input(studio: ModuleType, photo: Path) -> None:
+    (before, after), _, _ = studio.restore_image(str(photo), "ndr-restore", 1, 0, 0, 32)
     np.testing.assert_array_equal(after, load_image(photo))
     np.testing.assert_array_equal(before, after)
 
 
-def test_restore_tiles_and_reports_them(app: ModuleType, photo: Path) -> None:
-    whole = app.restore_image(str(photo), "ndr-restore", 1, 100, 0, 16)[0][1]
-    (_, tiled), _, info = app.restore_image(str(photo), "ndr-restore", 1, 100, 64, 16)
+def test_restore_tiles_and_reports_them(studio: ModuleType, photo: Path) -> None:
+    whole = studio.restore_image(str(photo), "ndr-restore", 1, 100, 0, 16)[0][1]
+    (_, tiled), _, info = studio.restore_image(str(photo), "ndr-restore", 1, 100, 64, 16)
     assert "(6 tiles" in info  # 128x96 in 64-px tiles overlapping by 16: 3 x 2
     assert tiled.shape == whole.shape
 
 
-def test_restore_bad_inputs_raise_clear_errors(app: ModuleType, photo: Path, corrupt: Path, monkeypatch) -> None:
+def test_restore_bad_inputs_raise_clear_errors(studio: ModuleType, photo: Path, corrupt: Path, monkeypatch) -> None:
     with pytest.raises(gr.Error, match="Add an image first"):
-        app.restore_image(None, "ndr-restore")
+        studio.restore_image(None, "ndr-restore")
     with pytest.raises(gr.Error, match="holiday.png is not an image"):
-        app.restore_image({"path": str(corrupt)}, "ndr-restore")
+        studio.restore_image({"path": str(corrupt)}, "ndr-restore")
     with pytest.raises(gr.Error, match="Unknown model 'nope'"):
-        app.restore_image(str(photo), "nope")
+        studio.restore_image(str(photo), "nope")
     with pytest.raises(gr.Error, match="tile"):
-        app.restore_image(str(photo), "ndr-restore", 1, 100, 64, 64)
+        studio.restore_image(str(photo), "ndr-restore", 1, 100, 64, 64)
     monkeypatch.setenv("RESTORE_MAX_MEGAPIXELS", "0.005")
     with pytest.raises(gr.Error, match=r"128x96 \(0.0 megapixels\).*RESTORE_MAX_MEGAPIXELS"):
-        app.restore_image(str(photo), "ndr-restore")
+        studio.restore_image(str(photo), "ndr-restore")
     monkeypatch.setenv("RESTORE_MAX_MEGAPIXELS", "0.1")
     with pytest.raises(gr.Error, match="the 4x result is 512x384.*smaller upscale"):
-        app.restore_image(str(photo), "ndr-restore", 4)
+        studio.restore_image(str(photo), "ndr-restore", 4)
 
 
-def test_no_weights_gives_a_clear_message(app: ModuleType, photo: Path, monkeypatch) -> None:
-    monkeypatch.setattr(app, "MODEL_NAMES", [])
+def test_no_weights_gives_a_clear_message(studio: ModuleType, photo: Path, monkeypatch) -> None:
+    monkeypatch.setattr(studio, "MODEL_NAMES", [])
     with pytest.raises(gr.Error, match="No trained weights"):
-        app.restore_image(str(photo), None)
-    assert app.atlas_figures(None)[2] == app.NO_MODEL
+        studio.restore_image(str(photo), None)
+    assert studio.atlas_figures(None)[2] == studio.NO_MODEL
 
 
-def test_explain_plots(app: ModuleType, photo: Path) -> None:
-    probs, weights, where = app.explain_image(str(photo), "ndr-restore")
+def test_explain_plots(studio: ModuleType, photo: Path) -> None:
+    probs, weights, where = studio.explain_image(str(photo), "ndr-restore")
     assert "Detected degradations" in _title(probs)
     assert len(weights.axes) == 3 and "per scale" in _title(weights)
     assert "dominant atoms" in _title(where)
-    assert app.explain_image(str(photo), "dfpir")[1:] == (None, None)  # no NDR dictionary in DFPIR
+    assert studio.explain_image(str(photo), "dfpir")[1:] == (None, None)  # no NDR dictionary in DFPIR
 
 
-def test_compare_two_models_and_one(app: ModuleType, photo: Path, monkeypatch) -> None:
-    (left, right), info = app.compare_models(str(photo))
+def test_compare_two_models_and_one(studio: ModuleType, photo: Path, monkeypatch) -> None:
+    (left, right), info = studio.compare_models(str(photo))
     assert left.shape == right.shape == (96, 128, 3)
     assert "**ndr-restore**" in info and "**dfpir**" in info
-    monkeypatch.setattr(app, "MODEL_NAMES", ["ndr-restore"])
-    (left, right), info = app.compare_models(str(photo), 2)
+    monkeypatch.setattr(studio, "MODEL_NAMES", ["ndr-restore"])
+    (left, right), info = studio.compare_models(str(photo), 2)
     assert "dfpir is not available yet" in info
     assert left.shape == right.shape == (192, 256, 3)
 
@@ -134,51 +141,51 @@ def test_compare_two_models_and_one(app: ModuleType, photo: Path, monkeypatch) -
 # --------------------------------------------------------------------------- playground
 
 
-def test_recipe_from_controls(app: ModuleType) -> None:
+def test_recipe_from_controls(app: ModuleType, studio: ModuleType) -> None:
     defaults = [c.value for c in app.controls]
-    assert len(defaults) == len(app.CONTROLS)
-    assert app.recipe_from_controls(*defaults) == {"noise": {"sigma": 25.0, "signal": 0.0}}
-    flipped = [not v if p is None else v for (_, p), v in zip(app.CONTROLS, defaults, strict=True)]
-    assert set(app.recipe_from_controls(*flipped)) == set(DEGRADATION_TYPES) - {"noise"}
+    assert len(defaults) == len(studio.CONTROLS)
+    assert studio.recipe_from_controls(*defaults) == {"noise": {"sigma": 25.0, "signal": 0.0}}
+    flipped = [not v if p is None else v for (_, p), v in zip(studio.CONTROLS, defaults, strict=True)]
+    assert set(studio.recipe_from_controls(*flipped)) == set(DEGRADATION_TYPES) - {"noise"}
 
 
-def test_random_degradation_is_seeded(app: ModuleType) -> None:
-    values = app.recipe_for_seed(7)
-    assert values == app.recipe_for_seed(7)
-    assert app.recipe_from_controls(*values[:-1]) == {
+def test_random_degradation_is_seeded(studio: ModuleType) -> None:
+    values = studio.recipe_for_seed(7)
+    assert values == studio.recipe_for_seed(7)
+    assert studio.recipe_from_controls(*values[:-1]) == {
         t: {k: float(v) for k, v in p.items()} for t, p in values[-1].items()
     }
-    seed, *rest = app.random_degradation()
-    assert rest == app.recipe_for_seed(seed)
+    seed, *rest = studio.random_degradation()
+    assert rest == studio.recipe_for_seed(seed)
 
 
-def test_degrade_is_deterministic_and_scored(app: ModuleType, photo: Path) -> None:
+def test_degrade_is_deterministic_and_scored(studio: ModuleType, photo: Path) -> None:
     recipe = {"noise": {"sigma": 30}, "haze": {}}
-    (clean, degraded), table = app.degrade(str(photo), recipe, 3)
+    (clean, degraded), table = studio.degrade(str(photo), recipe, 3)
     np.testing.assert_array_equal(clean, load_image(photo))
     assert degraded.shape == clean.shape and not np.array_equal(degraded, clean)
-    np.testing.assert_array_equal(app.degrade(str(photo), recipe, 3)[0][1], degraded)
-    assert not np.array_equal(app.degrade(str(photo), recipe, 4)[0][1], degraded)
+    np.testing.assert_array_equal(studio.degrade(str(photo), recipe, 3)[0][1], degraded)
+    assert not np.array_equal(studio.degrade(str(photo), recipe, 4)[0][1], degraded)
     assert "PSNR" in table and "SSIM" in table
 
 
-def test_degrade_rejects_bad_recipes(app: ModuleType, photo: Path) -> None:
+def test_degrade_rejects_bad_recipes(studio: ModuleType, photo: Path) -> None:
     with pytest.raises(gr.Error, match="unknown degradation 'snow'"):
-        app.degrade(str(photo), {"snow": {}}, 0)
+        studio.degrade(str(photo), {"snow": {}}, 0)
     with pytest.raises(gr.Error, match="outside its range"):
-        app.degrade(str(photo), {"noise": {"sigma": 500}}, 0)
+        studio.degrade(str(photo), {"noise": {"sigma": 500}}, 0)
     with pytest.raises(gr.Error, match="Tick at least one"):
-        app.degrade(str(photo), {}, 0)
+        studio.degrade(str(photo), {}, 0)
 
 
-def test_playground_shrinks_large_photos(app: ModuleType) -> None:
+def test_playground_shrinks_large_photos(studio: ModuleType) -> None:
     big = np.zeros((1000, 2000, 3), np.uint8)
-    (clean, degraded), _ = app.degrade(big, {"lowres": {"scale": 2}}, 0)
-    assert clean.shape == degraded.shape == (384, app.PLAYGROUND_SIDE, 3)
+    (clean, degraded), _ = studio.degrade(big, {"lowres": {"scale": 2}}, 0)
+    assert clean.shape == degraded.shape == (384, studio.PLAYGROUND_SIDE, 3)
 
 
-def test_degrade_and_restore(app: ModuleType, photo: Path) -> None:
-    clean, degraded, restored, pair, metrics, detected, views = app.degrade_and_restore(
+def test_degrade_and_restore(studio: ModuleType, photo: Path) -> None:
+    clean, degraded, restored, pair, metrics, detected, views = studio.degrade_and_restore(
         str(photo), {"noise": {"sigma": 25}}, 0, "ndr-restore"
     )
     assert clean.shape == degraded.shape == restored.shape
@@ -187,40 +194,40 @@ def test_degrade_and_restore(app: ModuleType, photo: Path) -> None:
     assert "OpenCV NL-means" in metrics  # the classical baseline for noise
     assert "**True:** noise" in metrics
     assert "(true)" in " ".join(t.get_text() for t in detected.axes[0].get_yticklabels())
-    assert app.compare_with(True, views)[0] is clean
-    assert app.compare_with(False, views)[0] is degraded
-    assert app.compare_with(False, None) is None
-    rain = app.degrade_and_restore(str(photo), {"rain": {}}, 0, "dfpir")[4]
+    assert studio.compare_with(True, views)[0] is clean
+    assert studio.compare_with(False, views)[0] is degraded
+    assert studio.compare_with(False, None) is None
+    rain = studio.degrade_and_restore(str(photo), {"rain": {}}, 0, "dfpir")[4]
     assert "no classical method for rain" in rain
 
 
 # --------------------------------------------------------------------------- inside the model
 
 
-def test_atlas_views(app: ModuleType) -> None:
-    heat, sim, note = app.atlas_figures("ndr-restore")
+def test_atlas_views(studio: ModuleType) -> None:
+    heat, sim, note = studio.atlas_figures("ndr-restore")
     assert "atlas" in _title(heat).lower() and len(heat.axes) == 4  # 3 scales + colour bar
     assert "similar" in _title(sim)
     assert "3 synthesised samples" in note and "older" not in note
-    assert app.atlas_figures("dfpir")[:2] == (None, None)
+    assert studio.atlas_figures("dfpir")[:2] == (None, None)
 
 
-def test_analyze(app: ModuleType, photo: Path) -> None:
-    probs, pca, weights, where = app.analyze(str(photo), "ndr-restore")
+def test_analyze(studio: ModuleType, photo: Path) -> None:
+    probs, pca, weights, where = studio.analyze(str(photo), "ndr-restore")
     assert set(probs) == set(DEGRADATION_TYPES) and all(0 <= p <= 1 for p in probs.values())
     labels = [t.get_text() for t in pca.axes[0].get_legend().get_texts()]
     assert "your image" in labels and "noise" in labels
     assert isinstance(weights, Figure) and isinstance(where, Figure)
-    probs, pca, weights, where = app.analyze(str(photo), "dfpir")
+    probs, pca, weights, where = studio.analyze(str(photo), "dfpir")
     assert pca is None and weights is None
 
 
-def test_redegrade(app: ModuleType, photo: Path) -> None:
-    real, restored, again, score = app.redegrade(str(photo), "ndr-restore")
+def test_redegrade(studio: ModuleType, photo: Path) -> None:
+    real, restored, again, score = studio.redegrade(str(photo), "ndr-restore")
     assert real.shape == restored.shape == again.shape == (96, 128, 3)
     assert "dB" in score
     with pytest.raises(gr.Error, match="no NDR-Degrad"):
-        app.redegrade(str(photo), "dfpir")
+        studio.redegrade(str(photo), "dfpir")
 
 
 def test_about_cites_both_papers_and_licences(app: ModuleType) -> None:
