@@ -14,34 +14,79 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
+import restore.studio as studio  # unlike `from restore import studio`, this sees a re-import (as tests do)
 from restore import DEGRADATION_TYPES, modelcard
 from restore.degradations import DEGRADATIONS
 from restore.studio import (
     MODEL_NAMES,
     NO_MODEL,
     PLAYGROUND_SIDE,
-    analyze,
-    atlas_figures,
-    compare_models,
-    compare_with,
-    degrade,
-    degrade_and_restore,
+    UserError,
     examples_cache,
-    explain_image,
     get_model,
-    random_degradation,
-    recipe_from_controls,
-    redegrade,
     restore_examples,
-    restore_image,
 )
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = sorted(p for p in (ROOT / "assets" / "examples").glob("*") if p.suffix.lower() in {".jpg", ".png"})
+
+try:  # On a Hugging Face ZeroGPU Space this grants a GPU per call; elsewhere it is a no-op.
+    import spaces
+
+    gpu = spaces.GPU
+except ImportError:
+
+    def gpu(fn):  # noqa: D103
+        return fn
+
+
+def handler(fn: Callable[..., Any], *, on_gpu: bool = False) -> Callable[..., Any]:
+    """``fn`` (a ``restore.studio`` callback) as a Gradio event handler.
+
+    A ``UserError`` becomes a ``gr.Error`` with the same message and title, and a ``progress``
+    parameter defaults to ``gr.Progress()``, which is how Gradio knows to pass its tracker (it reads
+    the signature, so the wrapper states one; every other parameter stays an input). ``on_gpu`` asks
+    ZeroGPU for a GPU per call.
+    """
+    call = gpu(fn) if on_gpu else fn
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except UserError as err:
+            raise gr.Error(err.message, title=err.title) from err
+
+    signature = inspect.signature(fn)
+    params = [p.replace(default=gr.Progress()) if p.name == "progress" else p for p in signature.parameters.values()]
+    wrapper.__signature__ = signature.replace(parameters=params)
+    return wrapper
+
+
+# Every event runs through handler(); the ones that run a model ask ZeroGPU for a GPU.
+restore_image, explain_image, compare_models, degrade_and_restore, analyze, redegrade = (
+    handler(fn, on_gpu=True)
+    for fn in (
+        studio.restore_image,
+        studio.explain_image,
+        studio.compare_models,
+        studio.degrade_and_restore,
+        studio.analyze,
+        studio.redegrade,
+    )
+)
+degrade, atlas_figures, compare_with, random_degradation, recipe_from_controls = map(
+    handler,
+    (studio.degrade, studio.atlas_figures, studio.compare_with, studio.random_degradation, studio.recipe_from_controls),
+)
 
 # --------------------------------------------------------------------------- layout
 

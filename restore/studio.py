@@ -1,9 +1,10 @@
 """The restoration studio's callbacks: what each control of the Gradio app (``app.py``) computes.
 
-``app.py`` lays out the page and wires its events here. Handlers take the raw upload (the events
-run with ``preprocess=False``) and return HxWx3 uint8 images, Markdown and matplotlib figures; a
-user's mistake becomes a ``gr.Error`` that the page shows. That is why this is the one module of
-``restore`` that imports gradio: ``import restore``, training and the command-line tools never do.
+``app.py`` lays out the page and wires its events here through a small adapter. Handlers take the
+raw upload (the events run with ``preprocess=False``) and return HxWx3 uint8 images, Markdown and
+matplotlib figures. A user's mistake raises ``UserError`` (a message and a title), which the app
+shows as an error pop-up; progress goes to a plain ``progress((done, total), desc=..., unit=...)``
+callable, a no-op by default. So this module, like all of ``restore``, never imports gradio.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gradio as gr
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -30,14 +31,23 @@ from restore.inference import weights_dir
 from restore.metrics import psnr, ssim
 from restore.weights import WeightsError, fingerprint
 
-try:  # On a Hugging Face ZeroGPU Space this grants a GPU per call; elsewhere it is a no-op.
-    import spaces
 
-    gpu = spaces.GPU
-except ImportError:
+class UserError(Exception):
+    """A mistake the user can fix (no image, a bad recipe, ...): ``message`` under the heading ``title``."""
 
-    def gpu(fn):  # noqa: D103
-        return fn
+    def __init__(self, message: str, title: str = "Error") -> None:
+        super().__init__(message)
+        self.message, self.title = message, title
+
+    def __reduce__(self) -> tuple[type[UserError], tuple[str, str]]:
+        return type(self), (self.message, self.title)  # survives pickling (ZeroGPU runs calls in a worker)
+
+
+Progress = Callable[..., Any]  # called as progress((done, total), desc=..., unit=...)
+
+
+def no_progress(*args: Any, **kwargs: Any) -> None:
+    """The default progress callable: reports nowhere."""
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,25 +78,25 @@ NO_MODEL = (
 
 
 def get_model(name: str | None) -> Restorer:
-    """The shared restorer called ``name`` (loaded once), or a ``gr.Error`` that says why not."""
+    """The shared restorer called ``name`` (loaded once), or a ``UserError`` that says why not."""
     if not MODEL_NAMES:
-        raise gr.Error(NO_MODEL, title="No model available")
+        raise UserError(NO_MODEL, title="No model available")
     name = name or MODEL_NAMES[0]
     if name not in MODEL_NAMES:
-        raise gr.Error(f"Unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
+        raise UserError(f"Unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
     with _MODELS_LOCK:
         if name not in _MODELS:
             try:
                 _MODELS[name] = Restorer.from_pretrained(name=name)
             except (WeightsError, ValueError) as err:
-                raise gr.Error(f"Cannot load {name}: {err}", title="Model unavailable") from err
+                raise UserError(f"Cannot load {name}: {err}", title="Model unavailable") from err
         return _MODELS[name]
 
 
 def load_upload(image: ImageInput) -> np.ndarray:
-    """An upload (Gradio file payload, path or array) as HxWx3 uint8, or a ``gr.Error`` with the reason."""
+    """An upload (Gradio file payload, path or array) as HxWx3 uint8, or a ``UserError`` with the reason."""
     if image is None:
-        raise gr.Error("Add an image first: drag and drop, paste, or pick an example.", title="No image")
+        raise UserError("Add an image first: drag and drop, paste, or pick an example.", title="No image")
     source: Any = image
     if isinstance(image, dict):
         source = image.get("path")
@@ -96,7 +106,7 @@ def load_upload(image: ImageInput) -> np.ndarray:
     try:
         return images.load_image(source, max_megapixels=images.max_megapixels())
     except images.ImageError as err:
-        raise gr.Error(str(err), title="Cannot use this image") from err
+        raise UserError(str(err), title="Cannot use this image") from err
 
 
 def _png(img: np.ndarray, stem: str) -> str:
@@ -109,9 +119,7 @@ def _png(img: np.ndarray, stem: str) -> str:
     return str(images.save_png(img, folder / f"{stem}_{w}x{h}.png"))
 
 
-def _restore(
-    r: Restorer, img: np.ndarray, upscale: int, strength: float, tile: int, overlap: int, progress: gr.Progress
-):
+def _restore(r: Restorer, img: np.ndarray, upscale: int, strength: float, tile: int, overlap: int, progress: Progress):
     """Run ``r.restore`` with the UI's units; returns (result, seconds, number of tiles)."""
     tiles = [1]
 
@@ -130,7 +138,7 @@ def _restore(
             progress=report,
         )
     except ValueError as err:  # e.g. a tile too small for its overlap
-        raise gr.Error(str(err), title="Invalid settings") from err
+        raise UserError(str(err), title="Invalid settings") from err
     return out, time.perf_counter() - start, tiles[0]
 
 
@@ -142,7 +150,6 @@ def _before(img: np.ndarray, out: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- restore tab
 
 
-@gpu
 def restore_image(
     image: ImageInput,
     model: str | None,
@@ -150,7 +157,7 @@ def restore_image(
     strength: float = 100,
     tile: int = 0,
     overlap: int = 32,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way of asking for progress)
+    progress: Progress = no_progress,
 ) -> tuple[tuple[np.ndarray, np.ndarray], str, str]:
     """Restore one image. Returns ((before, after), PNG path of the full-resolution result, info)."""
     img = load_upload(image)
@@ -160,7 +167,7 @@ def restore_image(
     try:
         images.check_megapixels(w * s, h * s, images.max_megapixels(), name=f"the {s}x result")
     except images.ImageError as err:
-        raise gr.Error(f"{err} Choose a smaller upscale factor.", title="Too large") from err
+        raise UserError(f"{err} Choose a smaller upscale factor.", title="Too large") from err
     out, seconds, tiles = _restore(r, img, s, strength, tile, overlap, progress)
     oh, ow = out.shape[:2]
     info = (
@@ -181,7 +188,6 @@ def _activation_plots(img: np.ndarray, a: Analysis) -> tuple[Figure | None, Figu
     )
 
 
-@gpu
 def explain_image(image: ImageInput, model: str | None) -> tuple[Figure, Figure | None, Figure | None]:
     """Detected degradations, per-scale atom weights and the dominant-atom map for one image."""
     img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
@@ -189,14 +195,13 @@ def explain_image(image: ImageInput, model: str | None) -> tuple[Figure, Figure 
     return plots.probability_bars(a.probabilities), *_activation_plots(img, a)
 
 
-@gpu
 def compare_models(
     image: ImageInput,
     upscale: int = 1,
     strength: float = 100,
     tile: int = 0,
     overlap: int = 32,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008
+    progress: Progress = no_progress,
 ) -> tuple[tuple[np.ndarray, np.ndarray], str]:
     """Every available model on one image: the first two share the slider (first on the left)."""
     img = load_upload(image)
@@ -258,9 +263,9 @@ def _clean_and_degraded(image: ImageInput, recipe: dict | None, seed: float | No
     try:
         spec = validate_spec(recipe or {})
     except (ValueError, KeyError) as err:
-        raise gr.Error(f"Invalid degradation recipe: {err}", title="Invalid recipe") from err
+        raise UserError(f"Invalid degradation recipe: {err}", title="Invalid recipe") from err
     if not spec:
-        raise gr.Error("Tick at least one degradation (or press Random degradation).", title="Nothing to do")
+        raise UserError("Tick at least one degradation (or press Random degradation).", title="Nothing to do")
     return clean, degrade_image(clean, spec, seed=int(seed or 0))
 
 
@@ -279,13 +284,12 @@ def degrade(
     return (clean, degraded), table
 
 
-@gpu
 def degrade_and_restore(
     image: ImageInput,
     recipe: dict | None,
     seed: float | None,
     model: str | None,
-    progress: gr.Progress = gr.Progress(),  # noqa: B008
+    progress: Progress = no_progress,
 ) -> tuple[Any, ...]:
     """Degrade, restore and score: the three images, a degraded/restored slider, metrics, detection."""
     clean, degraded = _clean_and_degraded(image, recipe, seed)
@@ -364,7 +368,6 @@ def atlas_figures(model: str | None) -> tuple[Figure | None, Figure | None, str]
     )
 
 
-@gpu
 def analyze(image: ImageInput, model: str | None) -> tuple[dict[str, float], Figure | None, Figure, Figure]:
     """Blind analysis: degradation probabilities, the image in the atlas' PCA, and its activations."""
     img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
@@ -379,13 +382,12 @@ def analyze(image: ImageInput, model: str | None) -> tuple[dict[str, float], Fig
     return dict(a.probabilities), pca, *_activation_plots(img, a)
 
 
-@gpu
 def redegrade(image: ImageInput, model: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Restore the input, then let NDR-Degrad re-synthesise its degradation on the result."""
     img = images.fit_within(load_upload(image), ANALYSIS_SIDE)
     r = get_model(model)
     if not r.has_redegrader:
-        raise gr.Error(f"{r.name} has no NDR-Degrad network, so it cannot re-synthesise degradations.")
+        raise UserError(f"{r.name} has no NDR-Degrad network, so it cannot re-synthesise degradations.")
     restored = r.restore(img)
     again = r.redegrade(restored, img)
     score = f"PSNR between the real input and the re-synthesised one: **{psnr(again, img):.2f} dB** "

@@ -7,6 +7,10 @@ behaviour (shapes, errors, determinism, what each view shows), not restoration q
 from __future__ import annotations
 
 import importlib
+import inspect
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +20,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from PIL import Image
-from studio_env import EXAMPLE, free_port, single_thread_torch, studio_app
+from studio_env import EXAMPLE, ROOT, free_port, single_thread_torch, studio_app
 
 from restore import DEGRADATION_TYPES
 from restore.images import load_image
@@ -97,25 +101,25 @@ def test_restore_tiles_and_reports_them(studio: ModuleType, photo: Path) -> None
 
 
 def test_restore_bad_inputs_raise_clear_errors(studio: ModuleType, photo: Path, corrupt: Path, monkeypatch) -> None:
-    with pytest.raises(gr.Error, match="Add an image first"):
+    with pytest.raises(studio.UserError, match="Add an image first"):
         studio.restore_image(None, "ndr-restore")
-    with pytest.raises(gr.Error, match="holiday.png is not an image"):
+    with pytest.raises(studio.UserError, match="holiday.png is not an image"):
         studio.restore_image({"path": str(corrupt)}, "ndr-restore")
-    with pytest.raises(gr.Error, match="Unknown model 'nope'"):
+    with pytest.raises(studio.UserError, match="Unknown model 'nope'"):
         studio.restore_image(str(photo), "nope")
-    with pytest.raises(gr.Error, match="tile"):
+    with pytest.raises(studio.UserError, match="tile"):
         studio.restore_image(str(photo), "ndr-restore", 1, 100, 64, 64)
     monkeypatch.setenv("RESTORE_MAX_MEGAPIXELS", "0.005")
-    with pytest.raises(gr.Error, match=r"128x96 \(0.0 megapixels\).*RESTORE_MAX_MEGAPIXELS"):
+    with pytest.raises(studio.UserError, match=r"128x96 \(0.0 megapixels\).*RESTORE_MAX_MEGAPIXELS"):
         studio.restore_image(str(photo), "ndr-restore")
     monkeypatch.setenv("RESTORE_MAX_MEGAPIXELS", "0.1")
-    with pytest.raises(gr.Error, match="the 4x result is 512x384.*smaller upscale"):
+    with pytest.raises(studio.UserError, match="the 4x result is 512x384.*smaller upscale"):
         studio.restore_image(str(photo), "ndr-restore", 4)
 
 
 def test_no_weights_gives_a_clear_message(studio: ModuleType, photo: Path, monkeypatch) -> None:
     monkeypatch.setattr(studio, "MODEL_NAMES", [])
-    with pytest.raises(gr.Error, match="No trained weights"):
+    with pytest.raises(studio.UserError, match="No trained weights"):
         studio.restore_image(str(photo), None)
     assert studio.atlas_figures(None)[2] == studio.NO_MODEL
 
@@ -170,11 +174,11 @@ def test_degrade_is_deterministic_and_scored(studio: ModuleType, photo: Path) ->
 
 
 def test_degrade_rejects_bad_recipes(studio: ModuleType, photo: Path) -> None:
-    with pytest.raises(gr.Error, match="unknown degradation 'snow'"):
+    with pytest.raises(studio.UserError, match="unknown degradation 'snow'"):
         studio.degrade(str(photo), {"snow": {}}, 0)
-    with pytest.raises(gr.Error, match="outside its range"):
+    with pytest.raises(studio.UserError, match="outside its range"):
         studio.degrade(str(photo), {"noise": {"sigma": 500}}, 0)
-    with pytest.raises(gr.Error, match="Tick at least one"):
+    with pytest.raises(studio.UserError, match="Tick at least one"):
         studio.degrade(str(photo), {}, 0)
 
 
@@ -226,7 +230,7 @@ def test_redegrade(studio: ModuleType, photo: Path) -> None:
     real, restored, again, score = studio.redegrade(str(photo), "ndr-restore")
     assert real.shape == restored.shape == again.shape == (96, 128, 3)
     assert "dB" in score
-    with pytest.raises(gr.Error, match="no NDR-Degrad"):
+    with pytest.raises(studio.UserError, match="no NDR-Degrad"):
         studio.redegrade(str(photo), "dfpir")
 
 
@@ -234,6 +238,55 @@ def test_about_cites_both_papers_and_licences(app: ModuleType) -> None:
     card = app.modelcard.model_card(app.MODEL_NAMES)
     for needle in ("2310.12848", "2505.12630", "IEEE", "CVPR 2025", "CC-BY-SA-4.0", "GPL-2+", "/restore", "/analyze"):
         assert needle in card
+
+
+# --------------------------------------------------------------------------- app.handler: studio -> Gradio
+
+
+def test_handler_turns_user_errors_into_gradio_errors(app: ModuleType, studio: ModuleType, photo: Path) -> None:
+    def refuse(image: str) -> None:
+        raise studio.UserError("Try a *smaller* photo.", title="Too large")
+
+    with pytest.raises(gr.Error, match=r"Try a \*smaller\* photo\.") as caught:
+        app.handler(refuse)(str(photo))
+    assert (caught.value.message, caught.value.title) == ("Try a *smaller* photo.", "Too large")
+    assert isinstance(caught.value.__cause__, studio.UserError)
+    with pytest.raises(gr.Error, match="Add an image first") as caught:  # the app's own wired handlers
+        app.restore_image(None, "ndr-restore")
+    assert caught.value.title == "No image"
+    with pytest.raises(gr.Error, match="no NDR-Degrad") as caught:
+        app.redegrade(str(photo), "dfpir")
+    assert caught.value.title == "Error"
+    again = pickle.loads(pickle.dumps(studio.UserError("m", title="t")))  # ZeroGPU pickles errors
+    assert (again.message, again.title) == ("m", "t")
+
+
+def test_handler_signatures_ask_gradio_for_progress_only_where_used(app: ModuleType, studio: ModuleType) -> None:
+    from gradio.utils import get_positional_input_parameters
+
+    for name in ("restore_image", "compare_models", "degrade_and_restore"):
+        params = inspect.signature(getattr(app, name)).parameters
+        assert isinstance(params["progress"].default, gr.Progress), name
+        assert inspect.signature(getattr(studio, name)).parameters["progress"].default is studio.no_progress
+        inputs = [p.name for p in get_positional_input_parameters(getattr(app, name))]
+        assert inputs == [p for p in params if p != "progress"], name  # Gradio passes no extra input
+    for name in ("degrade", "analyze", "explain_image", "redegrade", "atlas_figures", "compare_with"):
+        params = inspect.signature(getattr(app, name)).parameters
+        assert not any(isinstance(p.default, gr.Progress) for p in params.values()), name
+    tracks = {fn.api_name: fn.tracks_progress for fn in app.demo.fns.values() if fn.api_name}
+    assert tracks["restore"] and tracks["compare"] and not tracks["degrade"] and not tracks["analyze"]
+
+
+def test_restore_package_never_imports_gradio() -> None:
+    code = (
+        "import importlib, pkgutil, sys, restore\n"
+        "for m in pkgutil.walk_packages(restore.__path__, 'restore.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "assert 'restore.studio' in sys.modules\n"
+        "assert 'gradio' not in sys.modules, 'a restore module imports gradio'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
 
 
 # --------------------------------------------------------------------------- gradio_client
