@@ -132,6 +132,9 @@ class TrainConfig:
         p_mixture, p_clean: the sampler's mix (see ``restore.degradations.sample``).
         predicted_label_fraction: DFPIR: share of samples routed by the estimator's prediction
             instead of the true label, so the network tolerates estimator mistakes.
+        ema: decay of an exponential moving average of the restoration network's weights (0 = off,
+            e.g. 0.999); validation, the estimator refit, warm starts and the export then use the
+            average, which smooths the step-to-step swings of the hard cases (haze).
         val_every, save_every, log_every: intervals in steps.
         val_size: side of the centre crops used for validation.
         seed: seeds crops, synthesis and init.
@@ -159,6 +162,7 @@ class TrainConfig:
     p_mixture: float = 0.25
     p_clean: float = 0.02
     predicted_label_fraction: float = 0.2
+    ema: float = 0.0
     val_every: int = 500
     save_every: int = 250
     log_every: int = 25
@@ -168,6 +172,8 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema={self.ema} must be in [0, 1)")
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r} is not one of {LOSSES}")
 

@@ -92,13 +92,14 @@ def refit(run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, p
     """
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     tcfg = load_train_config(None, **json.loads(ckpt["train_config"]))
+    key = "ema" if ckpt.get("ema") is not None else "model"  # refit the weights that ship
     model = build_model(model_config(tcfg))
-    model.load_state_dict(ckpt["model"])
+    model.load_state_dict(ckpt[key])
     g = torch.Generator().manual_seed(seed)
     sampler = PatchSampler(list_photos(data, "train"), max(tcfg.patch, patch), torch.device("cpu"), g)
     x, y = collect(model, sampler, g, samples, batch, tcfg.p_mixture)
     scores = fit_head(model.estimator.net, x, y, seed=seed)
-    ckpt["model"] = model.state_dict()
+    ckpt[key] = model.state_dict()
     ckpt["estimator_fit"] = json.dumps(scores)
     tmp = run / "last.pt.tmp"
     torch.save(ckpt, tmp)

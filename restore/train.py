@@ -13,6 +13,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
@@ -29,11 +30,13 @@ from PIL import Image
 from torch import Tensor, nn
 
 from restore.config import ModelConfig, TrainConfig, load_train_config, model_config
-from restore.degradations import DEGRADATION_TYPES, degrade, sample
+from restore.degradations import sample
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.dfpir import routing_weights
 from restore.photos import list_photos
-from restore.weights import WEIGHTS_DIR, clean_state_dict, degrad_path, read_metadata, read_state, save_weights
+from restore.run_files import export, final_weights, read_shipped, warm_start_record
+from restore.validation import plot_curve, validate
+from restore.weights import WEIGHTS_DIR, clean_state_dict
 
 PSNR_FLOOR = 1e-4  # MSE added inside the log of the "psnr" loss (a 40 dB ceiling)
 
@@ -105,97 +108,6 @@ def validation_set(paths: list[Path], size: int, device: torch.device) -> Tensor
     return torch.cat(out)
 
 
-def psnr_t(a: Tensor, b: Tensor) -> float:
-    mse = F.mse_loss(a.clamp(0, 1), b.clamp(0, 1)).item()
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
-
-
-@torch.no_grad()
-def validate(model: nn.Module, clean: Tensor) -> dict[str, float]:
-    """PSNR (dB) per degradation type on the validation crops (default parameters, fixed seeds).
-
-    Every model runs blind here (DFPIR routes by its own estimator), as it does in the product.
-    """
-    model.eval()
-    out = {}
-    for i, name in enumerate(DEGRADATION_TYPES):
-        d = degrade(clean, {name: {}}, seed=1234 + i)
-        restored, _ = model(d.image)
-        out[name] = round(psnr_t(restored, clean), 3)
-        out[name + "_input"] = round(psnr_t(d.image, clean), 3)
-    model.train()
-    return out
-
-
-def plot_curve(log_path: Path, out_path: Path) -> None:
-    """Training-curve PNG (loss and validation PSNR per type) from the JSONL log."""
-    from matplotlib.figure import Figure
-
-    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    train = [r for r in rows if "loss" in r]
-    val = [r for r in rows if "val" in r]
-    fig = Figure(figsize=(10, 4), dpi=100)
-    ax1, ax2 = fig.subplots(1, 2)
-    if train:
-        steps = [r["step"] for r in train]
-        ax1.plot(steps, [r["loss_restore"] for r in train], label="L1 restore")
-        if any(r.get("loss_degrad") for r in train):
-            ax1.plot(steps, [r["loss_degrad"] for r in train], label="L1 re-degrade")
-        ax1.set_yscale("log")
-        ax1.set_xlabel("step")
-        ax1.set_ylabel("loss")
-        ax1.set_title("Training loss")
-        ax1.legend()
-    if val:
-        steps = [r["step"] for r in val]
-        for name in DEGRADATION_TYPES:
-            ax2.plot(steps, [r["val"][name] - r["val"][name + "_input"] for r in val], marker="o", label=name)
-        ax2.set_xlabel("step")
-        ax2.set_ylabel("PSNR gain over input (dB)")
-        ax2.set_title("Validation (3 held-out photos)")
-        ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_path)
-
-
-def warm_start_record(path: Path, ckpt: dict) -> dict:
-    """What a warm-started run started from: the checkpoint's steps, time, recipe and its own origin."""
-    return {
-        "checkpoint": str(path),
-        "steps": int(ckpt["step"]),
-        "wall_seconds": round(float(ckpt.get("elapsed", 0.0))),
-        "train_config": json.loads(ckpt["train_config"]),
-        "init_from": json.loads(ckpt["init_from"]) if "init_from" in ckpt else None,
-    }
-
-
-def read_shipped(path: Path) -> dict:
-    """A shipped ``NAME.safetensors`` (+ ``NAME-degrad.safetensors``) as a checkpoint-like dict."""
-    facts = json.loads(read_metadata(path).get("training", "null") or "null")
-    if not facts:
-        raise ValueError(f"{path} has no training facts in its metadata; it was not exported by restore.train")
-    degrad = degrad_path(path)
-    ckpt = {
-        "model": {k: v.float() for k, v in read_state(path).items()},
-        "degrad": {k: v.float() for k, v in read_state(degrad).items()} if degrad.is_file() else None,
-        "step": facts["steps"],
-        "elapsed": facts["wall_seconds"],
-        "train_config": json.dumps(facts["train_config"]),
-    }
-    if facts.get("warm_started_from"):
-        ckpt["init_from"] = json.dumps(facts["warm_started_from"])
-    return ckpt
-
-
-def chain_totals(steps: int, seconds: float, origin: dict | None) -> tuple[int, int]:
-    """Steps and wall seconds of a run plus every run it was warm-started from."""
-    while origin is not None:
-        steps += origin["steps"]
-        seconds += origin["wall_seconds"]
-        origin = origin.get("init_from")
-    return steps, round(seconds)
-
-
 def restoration_objective(restored: Tensor, degraded: Tensor, clean: Tensor, loss: str, cfg: TrainConfig) -> Tensor:
     """The restoration term of the loss for one batch (see ``TrainConfig.loss``)."""
     err = restored - clean
@@ -231,6 +143,7 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.init_from: dict | None = None  # the warm-start chain, recorded in the shipped file
+        self.ema: nn.Module | None = None  # the weight average (TrainConfig.ema), made at the first step
         self.g = torch.Generator(device="cpu").manual_seed(cfg.seed * 7919 + rank)
         self.gdev = torch.Generator(device=device).manual_seed(cfg.seed * 104729 + rank)
         self.sampler = PatchSampler(list_photos(data, "train"), cfg.patch, device, self.g)
@@ -251,6 +164,7 @@ class Trainer:
         ckpt = {
             "model": clean_state_dict(self.model.state_dict()),
             "degrad": clean_state_dict(self.degrad.state_dict()) if self.degrad else None,
+            "ema": clean_state_dict(self.ema.state_dict()) if self.ema is not None else None,
             "opt": self.opt.state_dict(),
             "step": self.step,
             "elapsed": self.elapsed,
@@ -272,6 +186,8 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         if self.degrad is not None and ckpt["degrad"] is not None:
             self.degrad.load_state_dict(ckpt["degrad"])
+        if self.cfg.ema > 0 and ckpt.get("ema") is not None:
+            self.ema = self._average_of(ckpt["ema"])
         self.opt.load_state_dict(ckpt["opt"])
         self.step = int(ckpt["step"])
         self.elapsed = float(ckpt.get("elapsed", 0.0))
@@ -294,11 +210,11 @@ class Trainer:
         else:
             ckpt = torch.load(path, map_location=self.device, weights_only=True)
         self.init_from = warm_start_record(path, ckpt)
-        for module, key in ((self.model, "model"), (self.degrad, "degrad")):
-            if module is None or ckpt.get(key) is None:
+        for module, state in ((self.model, final_weights(ckpt)), (self.degrad, ckpt.get("degrad"))):
+            if module is None or state is None:
                 continue
             own = module.state_dict()
-            src = {k: v for k, v in ckpt[key].items() if k in own}
+            src = {k: v for k, v in state.items() if k in own}
             reshaped = [k for k, v in src.items() if v.shape != own[k].shape]
             if any(not k.startswith("estimator.") for k in reshaped):
                 raise ValueError(f"{path}: shapes differ for {reshaped}; warm start needs the same backbone")
@@ -306,7 +222,37 @@ class Trainer:
                 del src[k]
             missing = [k for k in own if k not in src]
             module.load_state_dict(src, strict=False)
-            log.info("warm start from %s (%s): %d tensors copied, kept the init of %s", path, key, len(src), missing)
+            log.info("warm start from %s: %d tensors copied, kept the init of %s", path, len(src), missing)
+
+    # ----------------------------------------------------------------- weight average
+    def _average_of(self, state: dict[str, Tensor]) -> nn.Module:
+        ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        ema.load_state_dict(state)
+        return ema
+
+    def update_ema(self) -> None:
+        """Move the weight average towards the current weights (a no-op with ``ema: 0``).
+
+        The decay ramps up as ``(1 + step) / (10 + step)`` towards ``TrainConfig.ema``, so an
+        average started from a random initialisation forgets it quickly.
+        """
+        if self.cfg.ema <= 0:
+            return
+        if self.ema is None:
+            self.ema = self._average_of(self.model.state_dict())
+            return
+        keep = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for avg, now in zip(self.ema.state_dict().values(), self.model.state_dict().values(), strict=True):
+                if avg.dtype.is_floating_point:
+                    avg.lerp_(now, 1.0 - keep)
+                else:
+                    avg.copy_(now)
+
+    @property
+    def final_model(self) -> nn.Module:
+        """The network this run would ship: the weight average when there is one."""
+        return self.ema if self.ema is not None else self.model
 
     # ----------------------------------------------------------------- one step
     def losses(self, clean: Tensor, use: str = "both", progress: float = 0.0) -> tuple[Tensor, dict[str, float]]:
@@ -357,6 +303,7 @@ class Trainer:
         loss.backward()
         gn = nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.opt.step()
+        self.update_ema()
         self.step += 1
         stats.update(loss=loss.item(), lr=lr, grad_norm=float(gn))
         return stats
@@ -391,7 +338,7 @@ class Trainer:
                 with open(log_path, "a") as f:
                     f.write(json.dumps(row) + "\n")
             if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
-                val = validate(self.model, self.val)
+                val = validate(self.final_model, self.val)
                 with open(log_path, "a") as f:
                     f.write(json.dumps({"step": self.step, "time": round(self.elapsed, 1), "val": val}) + "\n")
                 log.info("step %d val %s", self.step, val)
@@ -404,43 +351,6 @@ class Trainer:
                 break
         if bar is not None:
             bar.close()
-
-
-def export(run: Path, name: str, out_dir: Path = WEIGHTS_DIR, *, half: bool = True) -> list[Path]:
-    """Write a run's weights as shipped safetensors (``NAME.safetensors`` + NDR-Degrad's)."""
-    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
-    tcfg = load_train_config(None, **json.loads(ckpt["train_config"]))
-    mcfg = model_config(tcfg)
-    facts = {
-        "steps": ckpt["step"],
-        "batch": tcfg.batch,
-        "patch": tcfg.patch,
-        "wall_seconds": round(ckpt["elapsed"]),
-        "train_config": json.loads(ckpt["train_config"]),
-        "machine": os.environ.get("RESTORE_MACHINE", "unknown"),
-        "estimator_refit": json.loads(ckpt["estimator_fit"]) if "estimator_fit" in ckpt else None,
-    }
-    if "init_from" in ckpt:
-        origin = json.loads(ckpt["init_from"])
-        facts["warm_started_from"] = origin
-        facts["total_steps"], facts["total_wall_seconds"] = chain_totals(ckpt["step"], ckpt["elapsed"], origin)
-    dtype = torch.float16 if half else None
-    model = build_model(mcfg)
-    model.load_state_dict(ckpt["model"])
-    paths = [save_weights(model, out_dir / f"{name}.safetensors", mcfg, dtype=dtype, extra={"training": facts})]
-    if ckpt.get("degrad") is not None:
-        degrad = build_degrad(mcfg)
-        degrad.load_state_dict(ckpt["degrad"])
-        paths.append(
-            save_weights(
-                degrad,
-                degrad_path(out_dir / f"{name}.safetensors"),
-                mcfg,
-                dtype=dtype,
-                extra={"training": facts, "role": "ndr-degrad"},
-            )
-        )
-    return paths
 
 
 def main(argv: list[str] | None = None) -> int:

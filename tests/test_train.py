@@ -14,6 +14,7 @@ from PIL import Image
 import restore.train as T
 from restore.config import TrainConfig, load_train_config, preset
 from restore.degradations import DEGRADATION_TYPES, degrade
+from restore.estimator_fit import refit
 from restore.models import build_degrad, build_model
 from restore.weights import load_weights, read_config, read_metadata
 
@@ -210,6 +211,55 @@ def test_export_loads_strictly_with_its_own_config(run, tmp_path):
     # ... and through the CLI
     assert T.main(["--export", str(run), "--name", "cli", "--export-dir", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "cli.safetensors").is_file()
+
+
+def test_weight_average_follows_the_schedule_and_is_what_ships(photos, tmp_path, monkeypatch):
+    # Off by default: no average, and checkpoints stand for the raw weights.
+    plain = trainer(photos, tmp_path / "plain")
+    plain.train_step()
+    assert plain.ema is None and plain.final_model is plain.model
+    with pytest.raises(ValueError, match="ema"):
+        TrainConfig(ema=1.0)
+
+    t = trainer(photos, tmp_path / "ema", ema=0.5)
+    t.train_step()  # the first step starts the average at the weights it produced
+    first = {k: v.clone() for k, v in t.model.state_dict().items()}
+    assert all(torch.equal(v, first[k]) for k, v in t.ema.state_dict().items())
+    t.train_step()  # step 1: keep = min(0.5, 2 / 11) of the old average
+    keep = 2 / 11
+    for k, v in t.ema.state_dict().items():
+        now = t.model.state_dict()[k]
+        if v.dtype.is_floating_point:
+            assert torch.allclose(v, keep * first[k] + (1 - keep) * now, atol=1e-6), k
+    assert any(not torch.equal(v, t.model.state_dict()[k]) for k, v in t.ema.state_dict().items())
+    assert not any(p.requires_grad for p in t.ema.parameters())
+
+    # Validation reads the average, and leaves it in eval mode.
+    seen = []
+    real = T.validate
+    monkeypatch.setattr(T, "validate", lambda model, clean: seen.append(model) or real(model, clean))
+    t.cfg = TrainConfig(**{**t.cfg.__dict__, "steps": 3, "val_every": 1})
+    t.fit()
+    assert seen and all(m is t.ema for m in seen) and not t.ema.training
+
+    # The checkpoint keeps both; resume restores the average; export and warm starts use it.
+    ckpt = torch.load(t.out / "last.pt", map_location="cpu", weights_only=True)
+    assert T.final_weights(ckpt) is ckpt["ema"]
+    again = trainer(photos, t.out, ema=0.5)
+    assert again.resume()
+    assert all(torch.equal(v, ckpt["ema"][k]) for k, v in again.ema.state_dict().items())
+    (path,) = T.export(t.out, "avg", tmp_path / "w", half=False)[:1]
+    shipped = load_weights(build_model(read_config(path)), path)
+    assert all(torch.equal(v, ckpt["ema"][k]) for k, v in shipped.state_dict().items())
+    warm = trainer(photos, tmp_path / "warm")
+    warm.warm_start(t.out / "last.pt")
+    assert all(torch.equal(v, ckpt["ema"][k]) for k, v in warm.model.state_dict().items())
+    # The estimator refit changes the head of the average (what ships), not the raw weights.
+    refit(t.out, photos, samples=32, batch=8, patch=32)
+    after = torch.load(t.out / "last.pt", map_location="cpu", weights_only=True)
+    assert "estimator_fit" in after
+    assert all(torch.equal(v, ckpt["model"][k]) for k, v in after["model"].items())
+    assert any(not torch.equal(v, ckpt["ema"][k]) for k, v in after["ema"].items() if k.startswith("estimator."))
 
 
 def test_warm_start_copies_an_older_network_and_keeps_new_zero_heads(run, photos, tmp_path):
