@@ -15,6 +15,7 @@ from restore.inference import tile_starts
 from restore.weights import WEIGHTS_DIR, WeightsError, read_config, save_weights
 
 RNG = np.random.default_rng(0)
+EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
 def smooth_image(h: int, w: int) -> np.ndarray:
@@ -171,11 +172,28 @@ def test_shipped_weights_load_strictly_and_restore(name: str) -> None:
     assert all(0.0 <= p <= 1.0 for p in probs.values())
 
 
-def test_shipped_ndr_tiled_is_close_to_untiled() -> None:
+def photo_crop(name: str, side: int = 512) -> np.ndarray:
+    """The top-left ``side`` x ``side`` (at most) of an example photo."""
+    return np.asarray(Image.open(EXAMPLES / name).convert("RGB"))[:side, :side]
+
+
+def tiled_minus_whole(img: np.ndarray) -> np.ndarray:
     r = Restorer.from_pretrained("ndr-restore", device="cpu", directory=WEIGHTS_DIR)
-    img = smooth_image(200, 260)
-    whole = r.restore(img, tile=0).astype(float)
-    tiled = r.restore(img, tile=128, overlap=32).astype(float)
-    diff = np.abs(whole - tiled)
-    # Global statistics (the CP gates pool over the whole input) differ slightly per tile.
+    return r.restore(img, tile=256, overlap=32).astype(float) - r.restore(img, tile=0).astype(float)
+
+
+def test_shipped_ndr_tiled_is_close_to_untiled() -> None:
+    # A photo with texture everywhere: each 256-px tile (the app's are 768) is read like the whole.
+    # Global statistics (the CP gates pool over their input) still differ a little per tile.
+    diff = np.abs(tiled_minus_whole(photo_crop("mountains.jpg")))
     assert diff.mean() < 1.5 and np.percentile(diff, 99) < 8
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation (README): restored alone, a tile of bright, featureless sky is read as haze",
+)
+def test_shipped_ndr_reads_a_sky_tile_as_the_whole_photo_does() -> None:
+    diff = tiled_minus_whole(photo_crop("dandelion.jpg")).mean(axis=-1)
+    blocks = diff.reshape(8, 64, 8, 64).mean(axis=(1, 3))  # mean change per 64-px block
+    assert np.abs(blocks).max() < 8, f"a tile shifted by {np.abs(blocks).max():.0f} grey levels"
