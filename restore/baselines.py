@@ -15,7 +15,7 @@ gamma      lowlight     percentile normalisation and an adaptive gamma
 rl-oracle  blur         Richardson-Lucy with the *true* kernel (an oracle, evaluation only)
 ========== ============ =====================================================================
 
-The methods themselves live in :mod:`restore.classical` and are re-exported here. For a mixture,
+The methods themselves live in :mod:`restore.classical`. For a mixture,
 :func:`restore_classical` chains the applicable methods, undoing the degradations in the reverse
 of their physical order (denoise first, dehaze last).
 """
@@ -28,13 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from restore.classical import _check_rgb, bicubic, brighten, cbm3d, dehaze_dcp, nlmeans, richardson_lucy
-
-# The three ``x as x`` imports are not used here but re-exported: every public method stays
-# importable from this module, as it was before the methods moved out (tests import them from here).
-from restore.classical import dark_channel as dark_channel
-from restore.classical import estimate_noise_sigma as estimate_noise_sigma
-from restore.classical import guided_filter as guided_filter
+from restore.classical import bicubic, brighten, cbm3d, check_rgb, dehaze_dcp, nlmeans, richardson_lucy
 from restore.degradations import ORDER
 
 BaselineFn = Callable[[np.ndarray, int, "np.ndarray | None"], np.ndarray]
@@ -63,7 +57,7 @@ class Baseline:
 
         A restorer that does not itself upscale gets a bicubic-upscaled input, as the networks do.
         """
-        _check_rgb(img)
+        check_rgb(img)
         if upscale != 1 and "lowres" not in self.types:
             img, upscale = bicubic(img, upscale), 1
         if self.oracle and kernel is None:
@@ -139,7 +133,7 @@ def restore_classical(img: np.ndarray, types: Sequence[str], *, upscale: int = 1
     Returns:
         ``(h * upscale)x(w * upscale)x3`` uint8 RGB; a bicubic-upscaled copy if no method applies.
     """
-    _check_rgb(img)
+    check_rgb(img)
     out = bicubic(img, upscale)
     for name in chain_for(types):
         if name != "bicubic":

@@ -30,7 +30,7 @@ _NOISE_MASK = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
 _MAD_TO_STD = 1.0 / 0.6745
 
 
-def _check_rgb(img: np.ndarray) -> None:
+def check_rgb(img: np.ndarray) -> None:
     if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         shape = getattr(img, "shape", None)
         raise ValueError(f"expected an HxWx3 uint8 RGB numpy array, got {type(img).__name__} {shape}")
@@ -58,7 +58,7 @@ def estimate_noise_sigma(img: np.ndarray) -> float:
     Returns:
         The estimated sigma (0-255 scale); about 1-3 on clean photos.
     """
-    _check_rgb(img)
+    check_rgb(img)
     x = img.astype(np.float64)
     resp = cv2.filter2D(x, cv2.CV_64F, _NOISE_MASK, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1]
     resp = np.abs(resp)
@@ -87,7 +87,7 @@ def nlmeans(img: np.ndarray, sigma: float | None = None) -> np.ndarray:
     Returns:
         ``HxWx3`` uint8 RGB.
     """
-    _check_rgb(img)
+    check_rgb(img)
     if sigma is None:
         sigma = estimate_noise_sigma(img)
         logger.debug("nlmeans: estimated noise sigma %.1f", sigma)
@@ -112,7 +112,7 @@ def cbm3d(img: np.ndarray, sigma: float | None = None) -> np.ndarray:
     Raises:
         ModuleNotFoundError: when ``bm3d`` is not installed (``pip install bm3d``).
     """
-    _check_rgb(img)
+    check_rgb(img)
     import bm3d
 
     if sigma is None:
@@ -188,7 +188,7 @@ def dehaze_dcp(
     Returns:
         ``HxWx3`` uint8 RGB.
     """
-    _check_rgb(img)
+    check_rgb(img)
     x = img.astype(np.float64) / 255.0
     dark = dark_channel(x, patch)
     n = max(1, int(round(dark.size * top)))
@@ -215,7 +215,7 @@ def bicubic(img: np.ndarray, factor: int) -> np.ndarray:
     Returns:
         ``(h * factor)x(w * factor)x3`` uint8 RGB.
     """
-    _check_rgb(img)
+    check_rgb(img)
     if factor < 1:
         raise ValueError(f"upscale factor must be >= 1, got {factor}")
     if factor == 1:
@@ -247,7 +247,7 @@ def brighten(
     Returns:
         ``HxWx3`` uint8 RGB.
     """
-    _check_rgb(img)
+    check_rgb(img)
     x = img.astype(np.float64) / 255.0
     peak = max(float(np.percentile(x, percentile)), 1.0 / 255.0)
     x = np.clip(x * (target / peak), 0.0, 1.0)
@@ -274,7 +274,7 @@ def richardson_lucy(img: np.ndarray, kernel: np.ndarray, iterations: int = 30) -
     Returns:
         ``HxWx3`` uint8 RGB.
     """
-    _check_rgb(img)
+    check_rgb(img)
     k = np.asarray(kernel, dtype=np.float32)
     if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] % 2 == 0:
         raise ValueError(f"expected an odd square 2-D kernel, got shape {k.shape}")

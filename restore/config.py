@@ -119,7 +119,7 @@ class TrainConfig:
             than all the rest together; L2 is also what PSNR measures), or "psnr" (minus each
             sample's PSNR, in units of 100 dB: the benchmark's own measure, averaged in dB, so a
             mild case gains as much from one dB as a severe one; its gradient is L2's scaled by
-            1 / MSE, which replaces ``loss_balance``; the MSE is floored at 40 dB).
+            1 / MSE, which replaces ``loss_balance``; 1e-4 is added to each MSE, a 40 dB ceiling).
         l1_from: with ``loss: l2`` or ``psnr``, switch to L1 from this share of the schedule on (1 = never):
             L2 first, to learn every correction; then L1, so the network commits to a correction
             only where it is sure and leaves ambiguous, nearly clean inputs alone.

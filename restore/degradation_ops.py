@@ -23,7 +23,7 @@ from torch import Tensor
 ParamValue = float | Tensor
 
 
-def _batch(v: ParamValue, x: Tensor) -> Tensor:
+def as_batch(v: ParamValue, x: Tensor) -> Tensor:
     """A parameter as a ``(B,)`` float tensor on ``x``'s device."""
     b = x.shape[0]
     if isinstance(v, Tensor):
@@ -72,8 +72,8 @@ def noise(x: Tensor, generator: torch.Generator, *, sigma: ParamValue = 25.0, si
     The variance is ``(sigma / 255)^2 + signal * x``: ``sigma`` is the read noise on the 0-255
     scale, ``signal`` the shot-noise gain (variance per unit of brightness).
     """
-    s = _batch(sigma, x).view(-1, 1, 1, 1) / 255.0
-    k = _batch(signal, x).view(-1, 1, 1, 1)
+    s = as_batch(sigma, x).view(-1, 1, 1, 1) / 255.0
+    k = as_batch(signal, x).view(-1, 1, 1, 1)
     std = torch.sqrt(s**2 + k * x.clamp(min=0))
     return (x + std * _randn(tuple(x.shape), generator, x)).clamp(0, 1)
 
@@ -114,11 +114,11 @@ def rain(
     long and ``width`` px wide, then screen-blended with peak ``brightness``.
     """
     b, _, h, w = x.shape
-    dens = _batch(density, x)
-    length_t = _batch(length, x).clamp(min=1.0)
-    angle_t = _batch(angle, x) + (_rand((b,), generator, x) - 0.5) * 6.0
-    width_t = _batch(width, x)
-    bright = _batch(brightness, x).view(-1, 1, 1, 1)
+    dens = as_batch(density, x)
+    length_t = as_batch(length, x).clamp(min=1.0)
+    angle_t = as_batch(angle, x) + (_rand((b,), generator, x) - 0.5) * 6.0
+    width_t = as_batch(width, x)
+    bright = as_batch(brightness, x).view(-1, 1, 1, 1)
     # Drop probability per pixel, divided by the streak footprint so the share of the frame
     # covered by rain depends on the density, not on how long or wide the streaks are.
     p = (dens * 0.4 / (length_t * width_t.clamp(min=0.5))).view(-1, 1, 1, 1)
@@ -164,10 +164,10 @@ def haze(x: Tensor, generator: torch.Generator, *, beta: ParamValue = 1.5, airli
     """
     b = x.shape[0]
     d = depth_map(x, generator)
-    beta_t = _batch(beta, x).view(-1, 1, 1, 1)
+    beta_t = as_batch(beta, x).view(-1, 1, 1, 1)
     t = torch.exp(-beta_t * (0.2 + d))
     tint = 1.0 + (_rand((b, 3, 1, 1), generator, x) - 0.5) * 0.06
-    a = (_batch(airlight, x).view(-1, 1, 1, 1) * tint).clamp(0, 1)
+    a = (as_batch(airlight, x).view(-1, 1, 1, 1) * tint).clamp(0, 1)
     hazy = x * t + a * (1 - t)
     # beta = 0 must be the identity: the 0.2 offset only matters when there is haze.
     return torch.where(beta_t > 0, hazy, x).clamp(0, 1)
@@ -192,8 +192,8 @@ def motion_kernels(
     splatted bilinearly onto the kernel grid.
     """
     ref = torch.empty(batch, device=device)
-    length_t = _batch(length, ref).clamp(min=0.0)
-    shake_t = _batch(shake, ref)
+    length_t = as_batch(length, ref).clamp(min=0.0)
+    shake_t = as_batch(shake, ref)
     k = size or int(2 * math.ceil(float(length_t.max()) / 2) + 3) | 1
     steps = 64
     angle0 = _rand((batch, 1), generator, ref) * 2 * math.pi
@@ -235,7 +235,7 @@ def blur(
     if kernel.dim() == 2:
         kernel = kernel.expand(x.shape[0], -1, -1)
     out = _conv_per_sample(x, kernel.to(x.device))
-    sharp = _batch(length, x).view(-1, 1, 1, 1) < 1.0
+    sharp = as_batch(length, x).view(-1, 1, 1, 1) < 1.0
     return torch.where(sharp, x, out).clamp(0, 1)
 
 
@@ -260,7 +260,7 @@ def lowres(x: Tensor, generator: torch.Generator, *, scale: ParamValue = 2.0) ->
     Samples with different scales are processed in groups; ``scale`` <= 1 is the identity.
     """
     del generator  # deterministic; kept for the uniform signature
-    s = _batch(scale, x)
+    s = as_batch(scale, x)
     out = x.clone()
     for value in torch.unique(s).tolist():
         if value <= 1.0:
@@ -281,9 +281,9 @@ def lowlight(
     ``gain`` is the exposure (1 = normal), ``gamma`` > 1 crushes the shadows, and ``noise`` is
     the read-noise sigma on the 0-255 scale; shot noise grows with the (dim) signal.
     """
-    g_ = _batch(gain, x).view(-1, 1, 1, 1)
-    gm = _batch(gamma, x).view(-1, 1, 1, 1)
-    s = _batch(noise, x).view(-1, 1, 1, 1) / 255.0
+    g_ = as_batch(gain, x).view(-1, 1, 1, 1)
+    gm = as_batch(gamma, x).view(-1, 1, 1, 1)
+    s = as_batch(noise, x).view(-1, 1, 1, 1) / 255.0
     dark = g_ * x.clamp(min=0) ** gm
     std = torch.sqrt(s**2 + (s * 0.5) * dark)
     return (dark + std * _randn(tuple(x.shape), generator, x)).clamp(0, 1)

@@ -2,7 +2,7 @@
 
 Every degradation is a batched torch function on ``(B, 3, H, W)`` float tensors in ``[0, 1]``
 that runs on any device and draws randomness only from an explicit ``torch.Generator``; the six
-operators live in :mod:`restore.degradation_ops` and are re-exported here. This module registers
+operators live in :mod:`restore.degradation_ops`. This module registers
 them (:data:`DEGRADATIONS`) with named parameters, ranges the app turns into sliders, and a
 severity measure, and applies mixtures (:func:`degrade`) and training draws (:func:`sample`).
 Parameters may be Python floats (one value for the whole batch) or ``(B,)`` tensors (one value
@@ -25,7 +25,7 @@ from torch import Tensor
 
 from restore.degradation_ops import (
     ParamValue,
-    _batch,
+    as_batch,
     blur,
     haze,
     lowlight,
@@ -34,12 +34,6 @@ from restore.degradation_ops import (
     noise,
     rain,
 )
-
-# The three ``x as x`` imports are not used here but re-exported: every public operator stays
-# importable from this module, as it was before the operators moved out (tests import them from here).
-from restore.degradation_ops import depth_map as depth_map
-from restore.degradation_ops import downscale as downscale
-from restore.degradation_ops import upscale as upscale
 
 DEGRADATION_TYPES: tuple[str, ...] = ("noise", "rain", "haze", "blur", "lowres", "lowlight")
 ORDER: tuple[str, ...] = ("haze", "rain", "blur", "lowres", "lowlight", "noise")
@@ -235,7 +229,7 @@ def degrade(
         if name not in spec:
             continue
         d = DEGRADATIONS[name]
-        p = {k: _batch(v, y) for k, v in spec[name].items()}
+        p = {k: as_batch(v, y) for k, v in spec[name].items()}
         if name == "blur":
             extras["blur_kernel"] = motion_kernels(p["length"], generator, batch=b, device=y.device, shake=p["shake"])
             y = blur(y, generator, length=p["length"], kernel=extras["blur_kernel"])

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from restore import degradation_ops as ops
 from restore import degradations as D
 from restore.degradations import DEGRADATION_TYPES, DEGRADATIONS, ORDER, degrade, sample
 
@@ -148,7 +149,7 @@ def test_identity_at_zero_strength(name):
 @pytest.mark.parametrize("sigma", [5.0, 15.0, 25.0, 50.0])
 def test_noise_residual_std_matches_sigma(sigma):
     x = torch.full((1, 3, 128, 128), 0.5)
-    y = D.noise(x, gen(0), sigma=sigma)
+    y = ops.noise(x, gen(0), sigma=sigma)
     std = float((y - x).std())
     assert std == pytest.approx(sigma / 255, rel=0.03), f"residual std {std * 255:.2f} for sigma {sigma}"
     assert abs(float((y - x).mean())) < 0.1 * sigma / 255, "noise must be zero-mean"
@@ -158,7 +159,7 @@ def test_noise_signal_dependent_part_grows_with_brightness():
     dark, bright = torch.full((1, 3, 96, 96), 0.1), torch.full((1, 3, 96, 96), 0.6)
     k = 0.01
     for x in (dark, bright):
-        std = float((D.noise(x, gen(0), sigma=5.0, signal=k) - x).std())
+        std = float((ops.noise(x, gen(0), sigma=5.0, signal=k) - x).std())
         assert std == pytest.approx(math.sqrt((5 / 255) ** 2 + k * float(x[0, 0, 0, 0])), rel=0.03)
 
 
@@ -174,7 +175,7 @@ def _energy_above(x: torch.Tensor, cutoff: float) -> float:
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_lowres_removes_energy_above_the_new_nyquist(scale):
     x = torch.rand(2, 3, 129, 131, generator=gen(0))  # white noise: energy at every frequency
-    y = D.lowres(x, gen(0), scale=float(scale))
+    y = ops.lowres(x, gen(0), scale=float(scale))
     before, after = _energy_above(x, 1 / (2 * scale)), _energy_above(y, 1 / (2 * scale))
     assert before > 0.7
     # Bicubic upsampling is not an ideal low-pass: a few per cent leak back above the cut-off.
@@ -185,22 +186,22 @@ def test_lowres_is_antialiased():
     # Stripes with a 3 px period alias into visible bands when downscaled x4 without a low-pass.
     cols = torch.arange(W, dtype=torch.float32)
     stripes = (0.5 + 0.4 * torch.cos(2 * math.pi * cols / 3)).expand(1, 3, H, W).contiguous()
-    out = D.lowres(stripes, gen(0), scale=4.0)
+    out = ops.lowres(stripes, gen(0), scale=4.0)
     assert float(out[..., 4:-4, 4:-4].std()) < 0.03
 
 
 def test_lowres_per_sample_scales():
     x = texture(3)
-    out = D.lowres(x, gen(0), scale=torch.tensor([1.0, 2.0, 4.0]))
+    out = ops.lowres(x, gen(0), scale=torch.tensor([1.0, 2.0, 4.0]))
     assert torch.equal(out[0], x[0])
-    assert torch.allclose(out[1:2], D.lowres(x[1:2], gen(0), scale=2.0))
-    assert torch.allclose(out[2:3], D.lowres(x[2:3], gen(0), scale=4.0))
+    assert torch.allclose(out[1:2], ops.lowres(x[1:2], gen(0), scale=2.0))
+    assert torch.allclose(out[2:3], ops.lowres(x[2:3], gen(0), scale=4.0))
 
 
 def test_haze_contrast_falls_with_depth():
     x = texture(2, 96, 97)
-    y = D.haze(x, gen(5), beta=1.5, airlight=0.9)
-    depth = D.depth_map(x, gen(5))  # haze draws its depth map first, from the same generator
+    y = ops.haze(x, gen(5), beta=1.5, airlight=0.9)
+    depth = ops.depth_map(x, gen(5))  # haze draws its depth map first, from the same generator
     kept = local_std(y) / local_std(x)  # ~ transmission t
     top, bottom = float(kept[..., :20, :].mean()), float(kept[..., -20:, :].mean())
     assert top < 0.7 * bottom, f"contrast kept at the top {top:.2f} vs bottom {bottom:.2f}"
@@ -212,19 +213,19 @@ def test_haze_contrast_falls_with_depth():
 def test_haze_brightens_toward_the_airlight():
     x = texture(2, 96, 97)
     for beta in (0.5, 1.5, 3.0):
-        y = D.haze(x, gen(5), beta=beta, airlight=0.95)
+        y = ops.haze(x, gen(5), beta=beta, airlight=0.95)
         top, bottom = float(y[..., :20, :].mean()), float(y[..., -20:, :].mean())
         assert top > bottom > float(x.mean()), f"beta {beta}"
         assert top < 0.95 + 0.03 + 1e-6
     # A black scene shows the airlight alone: A * (1 - t) grows with depth.
-    black = D.haze(torch.zeros(2, 3, 64, 65), gen(5), beta=1.5)
-    depth = D.depth_map(torch.zeros(2, 3, 64, 65), gen(5))
+    black = ops.haze(torch.zeros(2, 3, 64, 65), gen(5), beta=1.5)
+    depth = ops.depth_map(torch.zeros(2, 3, 64, 65), gen(5))
     r = torch.corrcoef(torch.stack([black.mean(1).flatten(), depth.flatten()]))[0, 1]
     assert r > 0.95
 
 
 def test_depth_map_is_far_at_the_top():
-    d = D.depth_map(texture(4, 64, 64), gen(0))
+    d = ops.depth_map(texture(4, 64, 64), gen(0))
     assert d.shape == (4, 1, 64, 64)
     assert float(d.min()) >= 0 and float(d.max()) <= 1
     assert (d[..., :16, :].mean(dim=(1, 2, 3)) > d[..., -16:, :].mean(dim=(1, 2, 3))).all()
@@ -232,17 +233,17 @@ def test_depth_map_is_far_at_the_top():
 
 def test_lowlight_darkens_monotonically_in_gain():
     x = texture(2, 64, 64)
-    means = [float(D.lowlight(x, gen(0), gain=g, gamma=1.6, noise=4.0).mean()) for g in (0.05, 0.1, 0.25, 0.5, 1.0)]
+    means = [float(ops.lowlight(x, gen(0), gain=g, gamma=1.6, noise=4.0).mean()) for g in (0.05, 0.1, 0.25, 0.5, 1.0)]
     assert all(a < b for a, b in zip(means, means[1:], strict=False)), means
     assert means[-2] < float(x.mean()), "a dim exposure must be darker than the photo"
     # Gamma > 1 crushes shadows more than highlights.
-    flat = D.lowlight(x, gen(0), gain=1.0, gamma=2.0, noise=0.0)
+    flat = ops.lowlight(x, gen(0), gain=1.0, gamma=2.0, noise=0.0)
     assert torch.allclose(flat, x**2, atol=1e-6)
 
 
 def test_blur_kernels_are_normalised_and_non_negative():
     for length in (5.0, 15.0, 31.0):
-        k = D.motion_kernels(length, gen(0), batch=16, shake=0.7)
+        k = ops.motion_kernels(length, gen(0), batch=16, shake=0.7)
         assert k.shape[-1] % 2 == 1 and k.shape[-1] >= length
         assert (k >= 0).all()
         assert torch.allclose(k.sum(dim=(-1, -2)), torch.ones(16), atol=1e-5)
@@ -260,8 +261,8 @@ def _minor_axis_variance(k: torch.Tensor) -> torch.Tensor:
 
 
 def test_blur_shake_bends_the_trajectory():
-    straight = _minor_axis_variance(D.motion_kernels(21.0, gen(0), batch=64, shake=0.0))
-    shaky = _minor_axis_variance(D.motion_kernels(21.0, gen(0), batch=64, shake=0.8))
+    straight = _minor_axis_variance(ops.motion_kernels(21.0, gen(0), batch=64, shake=0.0))
+    shaky = _minor_axis_variance(ops.motion_kernels(21.0, gen(0), batch=64, shake=0.8))
     assert float(straight.max()) < 0.5, "shake=0 must give straight lines"
     assert float((shaky > 2.0).float().mean()) > 0.3, "shake>0 must often bend the path"
 
@@ -271,23 +272,23 @@ def test_blur_uses_the_returned_kernel_and_keeps_flat_areas():
     out = degrade(x, {"blur": {"length": 11}}, seed=4)
     k = out.extras["blur_kernel"]
     assert k.shape[0] == 2
-    assert torch.allclose(out.image, D.blur(x, gen(0), kernel=k), atol=1e-6)
+    assert torch.allclose(out.image, ops.blur(x, gen(0), kernel=k), atol=1e-6)
     flat = torch.full((2, 3, H, W), 0.4)
-    assert torch.allclose(D.blur(flat, gen(0), length=21.0), flat, atol=1e-5)
+    assert torch.allclose(ops.blur(flat, gen(0), length=21.0), flat, atol=1e-5)
     assert float(out.image.std()) < float(x.std()), "blur must lower the variance of a texture"
 
 
 def test_rain_adds_light_only():
     x = texture(2, 64, 64)
     for density in (0.2, 1.0):
-        y = D.rain(x, gen(1), density=density)
+        y = ops.rain(x, gen(1), density=density)
         assert float((y - x).min()) >= -1e-6, "rain is screen-blended: it never darkens"
         assert float((y - x).mean()) > 0
 
 
 @pytest.mark.parametrize("angle", [0.0, 20.0, -20.0])
 def test_rain_streaks_are_elongated_along_the_angle(angle):
-    layer = D.rain(torch.zeros(2, 3, 128, 128), gen(1), density=0.5, length=20, angle=angle, width=1.0)[:, :1]
+    layer = ops.rain(torch.zeros(2, 3, 128, 128), gen(1), density=0.5, length=20, angle=angle, width=1.0)[:, :1]
     a, r = math.radians(angle), 6
     # Angle 0 is vertical and positive angles lean the top to the right: along = (sin a, -cos a).
     along = autocorr(layer, round(-r * math.cos(a)), round(r * math.sin(a)))
@@ -299,7 +300,7 @@ def test_rain_streaks_are_elongated_along_the_angle(angle):
 
 
 def test_rain_brightness_bounds_the_streaks():
-    layer = D.rain(torch.zeros(1, 3, 64, 64), gen(2), density=1.0, brightness=0.4)
+    layer = ops.rain(torch.zeros(1, 3, 64, 64), gen(2), density=1.0, brightness=0.4)
     assert float(layer.max()) <= 0.4 + 1e-6
     assert torch.equal(layer[:, 0], layer[:, 1]), "streaks are colourless light"
 
@@ -323,9 +324,9 @@ def test_mixture_applies_the_order_whatever_the_spec_order():
     assert torch.equal(a.image, b.image)
     # ... and equals the chain of single functions drawing from one generator in ORDER.
     g = gen(3)
-    y = D.haze(x, g, **DEGRADATIONS["haze"].defaults() | {"beta": 1.0})
-    y = D.rain(y, g, **DEGRADATIONS["rain"].defaults())
-    y = D.noise(y, g, **DEGRADATIONS["noise"].defaults() | {"sigma": 20})
+    y = ops.haze(x, g, **DEGRADATIONS["haze"].defaults() | {"beta": 1.0})
+    y = ops.rain(y, g, **DEGRADATIONS["rain"].defaults())
+    y = ops.noise(y, g, **DEGRADATIONS["noise"].defaults() | {"sigma": 20})
     assert torch.allclose(a.image, y, atol=1e-6)
 
 
