@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         analysis = restorer.analyze(img)
         found = analysis.detected() or ["none"]
         probs = ", ".join(f"{k} {v:.2f}" for k, v in sorted(analysis.probabilities.items(), key=lambda kv: -kv[1])[:3])
-        bar = tqdm(total=1, desc=path.name, unit="tile", disable=args.quiet, leave=False, file=sys.stderr)
+        bar = tqdm(total=1, desc=path.name, unit="step", disable=args.quiet, leave=False, file=sys.stderr)
 
         def progress(done: int, total: int, bar: tqdm = bar) -> None:
             bar.total = total

@@ -93,6 +93,27 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return list(range(0, length - tile, stride)) + [length - tile]
 
 
+def tile_count(height: int, width: int, tile: int | None, overlap: int = 32) -> int:
+    """How many tiles :meth:`Restorer.restore` cuts an image of this size into (``tile`` as there;
+    the size is after upscaling). Its progress counts steps: NDR-Restore visits each tile twice."""
+    tile = auto_tile(height, width) if tile is None else tile
+    if not tile or (height <= tile and width <= tile):
+        return 1
+    return len(tile_starts(height, tile, overlap)) * len(tile_starts(width, tile, overlap))
+
+
+def auto_tile(height: int, width: int) -> int:
+    """The tile side used when ``tile`` is None (0 = whole image)."""
+    return 0 if height * width <= WHOLE_IMAGE_PIXELS else AUTO_TILE
+
+
+def tile_cores(starts: list[int], tile: int, length: int) -> list[tuple[int, int]]:
+    """Each tile's own part ``[lo, hi)`` along one axis: overlaps are split at their middle, so
+    the parts cover ``[0, length)`` exactly once."""
+    bounds = [0] + [(starts[k] + tile + starts[k + 1]) // 2 for k in range(len(starts) - 1)] + [length]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
 def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
     """1-D blending weights: linear ramps over ``overlap`` px at inner tile edges."""
     w = np.ones(length, dtype=np.float32)
@@ -134,7 +155,10 @@ class Restorer:
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(
-        cls, name: str = "ndr-restore", device: str | torch.device | None = None, directory: Path | None = None
+        cls,
+        name: str = "ndr-restore",
+        device: str | torch.device | None = None,
+        directory: str | Path | None = None,
     ) -> Restorer:
         """Load shipped weights strictly (``NAME.safetensors`` and, if present, ``NAME-degrad``).
 
@@ -142,7 +166,7 @@ class Restorer:
             ValueError: unknown model name (the message lists the available ones).
             WeightsError: the file is missing, corrupt or does not match its config.
         """
-        d = directory or weights_dir()
+        d = Path(directory) if directory is not None else weights_dir()
         path = d / f"{name}.safetensors"
         if not path.is_file():
             avail = available_models(d)
@@ -211,8 +235,10 @@ class Restorer:
         probs = torch.tensor([list(self.analyze(img).probabilities.values())], device=self.device)
         return routing_weights(probs, routing)
 
-    def _run(self, x: Tensor, weights: Tensor | None) -> Tensor:
-        kw = {"weights": weights} if weights is not None else {}
+    def _run(self, x: Tensor, weights: Tensor | None, gate_means: list[Tensor] | None = None) -> Tensor:
+        kw: dict[str, object] = {"weights": weights} if weights is not None else {}
+        if gate_means:
+            kw["gate_means"] = gate_means
         y, _ = self.model(x, **kw)
         return y.clamp_(0, 1)
 
@@ -238,7 +264,8 @@ class Restorer:
             strength: 0..1, blend of the restored image with the (upscaled) input.
             tile: tile side in px (of the upscaled image); None picks one from the image size.
             overlap: overlap of neighbouring tiles, blended with linear ramps.
-            progress: called as ``progress(done_tiles, total_tiles)``.
+            progress: called as ``progress(done, total)`` steps (a tile restored is a step; NDR-Restore
+                first reads every tile once more, so its total is twice :func:`tile_count`).
             task: DFPIR only: the known degradation type(s) (oracle routing); None = blind.
             routing: DFPIR blind routing, "blend" (by probability) or "dominant".
 
@@ -256,7 +283,7 @@ class Restorer:
         weights = self._routing(rgb, task, routing)
         h, w = rgb.shape[:2]
         if tile is None:
-            tile = 0 if h * w <= WHOLE_IMAGE_PIXELS else AUTO_TILE
+            tile = auto_tile(h, w)
         if tile and tile < 2 * overlap + 8:
             raise ValueError(f"tile ({tile}) must be at least 2 * overlap + 8 = {2 * overlap + 8}")
         if not tile or (h <= tile and w <= tile):
@@ -272,17 +299,27 @@ class Restorer:
     def _tiled(
         self, rgb: np.ndarray, tile: int, overlap: int, weights: Tensor | None, progress: ProgressFn | None
     ) -> np.ndarray:
-        """Restore tile by tile into float32 accumulators (memory ~ 16 bytes per pixel)."""
+        """Restore tile by tile into float32 accumulators (memory ~ 16 bytes per pixel).
+
+        NDR-Restore first reads the whole image's CP-gate statistics, tile by tile (encoder
+        only), so that every tile is gated as the whole image would be: judged alone, a tile of
+        featureless sky looks hazy. Progress then counts each tile twice.
+        """
         h, w = rgb.shape[:2]
         ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
         acc = np.zeros((h, w, 3), dtype=np.float32)
         norm = np.zeros((h, w, 1), dtype=np.float32)
-        total, done = len(ys) * len(xs), 0
+        shared = hasattr(self.model, "gate_input_sums") and self.model.gates_per_skip > 0
+        total, done = len(ys) * len(xs) * (2 if shared else 1), 0
+        gate_means = None
+        if shared:
+            gate_means = self._gate_means(rgb, tile, ys, xs, progress, total)
+            done = total // 2
         for y in ys:
             for x in xs:
                 patch = rgb[y : y + tile, x : x + tile]
                 th, tw = patch.shape[:2]
-                out = self._run(self._tensor(patch), weights)[0].permute(1, 2, 0).float().cpu().numpy()
+                out = self._run(self._tensor(patch), weights, gate_means)[0].permute(1, 2, 0).float().cpu().numpy()
                 wy = _ramp(th, overlap, y == 0, y + th >= h)
                 wx = _ramp(tw, overlap, x == 0, x + tw >= w)
                 wgt = (wy[:, None] * wx[None, :])[..., None]
@@ -293,6 +330,28 @@ class Restorer:
                     progress(done, total)
         acc /= np.maximum(norm, 1e-8)
         return acc
+
+    def _gate_means(
+        self, rgb: np.ndarray, tile: int, ys: list[int], xs: list[int], progress: ProgressFn | None, total: int
+    ) -> list[Tensor]:
+        """The whole image's pooled input of every CP gate, summed over each tile's own part (its core)."""
+        h, w = rgb.shape[:2]
+        sums: list[Tensor] = []
+        counts: list[int] = []
+        done = 0
+        for y, (r0, r1) in zip(ys, tile_cores(ys, tile, h), strict=True):
+            for x, (c0, c1) in zip(xs, tile_cores(xs, tile, w), strict=True):
+                patch = self._tensor(rgb[y : y + tile, x : x + tile])
+                parts = self.model.gate_input_sums(patch, (r0 - y, r1 - y, c0 - x, c1 - x))
+                if not sums:
+                    sums, counts = [torch.zeros_like(p) for p, _ in parts], [0] * len(parts)
+                for k, (part, n) in enumerate(parts):
+                    sums[k] += part
+                    counts[k] += n
+                done += 1
+                if progress:
+                    progress(done, total)
+        return [s / max(n, 1) for s, n in zip(sums, counts, strict=True)]
 
     @torch.inference_mode()
     def analyze(self, img: np.ndarray | object) -> Analysis:

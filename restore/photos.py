@@ -80,7 +80,7 @@ def assign_splits(names: Iterable[str], val_fraction: float = VAL_FRACTION) -> d
 
 
 def list_photos(root: Path, split: str) -> list[Path]:
-    """List the PNG photos of one split, sorted by name.
+    """List the photos of one split (PNG, or JPEG etc. cut for a device's carry), sorted by name.
 
     Raises:
         ValueError: if ``split`` is not ``"train"`` or ``"val"``.
@@ -89,7 +89,7 @@ def list_photos(root: Path, split: str) -> list[Path]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     folder = Path(root) / split
-    photos = sorted(folder.glob("*.png")) if folder.is_dir() else []
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
     if not photos:
         raise FileNotFoundError(
             f"no photos in {folder}: run `python -m restore.photos --out {root}` to fetch the Debian "

@@ -27,7 +27,7 @@ from restore import DEGRADATION_TYPES, Analysis, Restorer, available_models, ima
 from restore.atlas import Atlas, load_atlas
 from restore.baselines import BASELINES, baseline_for
 from restore.degradations import DEGRADATIONS, degrade_image, random_spec, validate_spec
-from restore.inference import weights_dir
+from restore.inference import tile_count, weights_dir
 from restore.metrics import psnr, ssim
 from restore.weights import WeightsError, fingerprint
 
@@ -121,11 +121,12 @@ def _png(img: np.ndarray, stem: str) -> str:
 
 def _restore(r: Restorer, img: np.ndarray, upscale: int, strength: float, tile: int, overlap: int, progress: Progress):
     """Run ``r.restore`` with the UI's units; returns (result, seconds, number of tiles)."""
-    tiles = [1]
+    h, w = img.shape[:2]
+    tiles = tile_count(h * int(upscale), w * int(upscale), int(tile) or None, int(overlap))
 
     def report(done: int, total: int) -> None:
-        tiles[0] = total
-        progress((done, total), desc=f"{r.name}: restoring tiles", unit="tiles")
+        desc = f"{r.name}: restoring {tiles} tiles" if tiles > 1 else f"{r.name}: restoring"
+        progress((done, total), desc=desc, unit="steps")
 
     start = time.perf_counter()
     try:
@@ -139,7 +140,7 @@ def _restore(r: Restorer, img: np.ndarray, upscale: int, strength: float, tile: 
         )
     except ValueError as err:  # e.g. a tile too small for its overlap
         raise UserError(str(err), title="Invalid settings") from err
-    return out, time.perf_counter() - start, tiles[0]
+    return out, time.perf_counter() - start, tiles
 
 
 def _before(img: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -162,7 +162,8 @@ def test_list_photos(tmp_path: Path) -> None:
         photos.list_photos(tmp_path, "train")
     with pytest.raises(ValueError, match="split"):
         photos.list_photos(tmp_path, "test")
-    paths = [_save(_random_image(4, 4), tmp_path / "val" / f"{n}.png") for n in ("b", "a")]
+    paths = [_save(_random_image(4, 4), tmp_path / "val" / n) for n in ("b.png", "a.png", "c.jpg")]
+    (tmp_path / "val" / "notes.txt").write_text("not a photo")
     assert photos.list_photos(tmp_path, "val") == sorted(paths)
 
 

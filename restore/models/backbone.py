@@ -60,14 +60,19 @@ class UNet(nn.Module):
             nn.init.zeros_(self.affine.weight)
             nn.init.zeros_(self.affine.bias)
 
-    def encode(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
-        """Returns the three encoder skips (fine to coarse) and the latent."""
+    def encode_skips(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+        """The three encoder skips (fine to coarse) and the input of the latent level."""
         skips = []
         h = self.embed(x)
         for enc, down in zip(self.encoders, self.downs, strict=True):
             h = enc(h)
             skips.append(h)
             h = down(h)
+        return skips, h
+
+    def encode(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+        """Returns the three encoder skips (fine to coarse) and the latent."""
+        skips, h = self.encode_skips(x)
         return skips, self.latent(h)
 
     def decode(self, latent: Tensor, skips: list[Tensor]) -> Tensor:

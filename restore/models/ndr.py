@@ -8,6 +8,8 @@ the same queried features, so the features must carry what the degradation is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -33,19 +35,24 @@ class CPGate(nn.Module):
         self.height = nn.Conv2d(channels, rank, 1)
         self.width = nn.Conv2d(channels, rank, 1)
 
-    def gate(self, x: Tensor) -> Tensor:
-        """``(B, C, H, W) -> (B, C, H, W)`` gate values in (0, 1)."""
+    def gate(self, x: Tensor, mean: Tensor | None = None) -> Tensor:
+        """``(B, C, H, W) -> (B, C, H, W)`` gate values in (0, 1).
+
+        ``mean`` ``(B, C, 1, 1)`` replaces the global pooling of ``x``: tiled inference passes
+        the whole image's, so that every tile is gated as it would be in the whole image.
+        """
         b, c, h, w = x.shape
         r = self.rank
-        fc = torch.sigmoid(self.channel(x.mean(dim=(2, 3), keepdim=True))).view(b, r, c)
+        pooled = x.mean(dim=(2, 3), keepdim=True) if mean is None else mean
+        fc = torch.sigmoid(self.channel(pooled)).view(b, r, c)
         fh = torch.sigmoid(self.height(x.mean(dim=3, keepdim=True))).view(b, r, h)
         fw = torch.sigmoid(self.width(x.mean(dim=2, keepdim=True))).view(b, r, w)
         spatial = (fh.unsqueeze(-1) * fw.unsqueeze(-2)).view(b, r, h * w)  # (B, R, HW)
         g = torch.einsum("brc,brn->bcn", fc, spatial) / r  # mean over r of the outer products
         return g.view(b, c, h, w)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.gate(x)
+    def forward(self, x: Tensor, mean: Tensor | None = None) -> Tensor:
+        return x * self.gate(x, mean)
 
 
 class DegradationQuery(nn.Module):
@@ -82,14 +89,24 @@ class DegradationInjection(nn.Module):
         super().__init__()
         self.residual = residual
         self.inp = nn.Conv2d(query_dim, query_dim, 1)
-        self.gate_e = CPGate(query_dim, rank) if cp_gate else nn.Identity()
-        self.gate_f = CPGate(channels, rank) if cp_gate else nn.Identity()
+        self.gate_e = CPGate(query_dim, rank) if cp_gate else None
+        self.gate_f = CPGate(channels, rank) if cp_gate else None
         self.gamma = nn.Conv2d(query_dim, channels, 1)
         self.beta = nn.Conv2d(query_dim, channels, 1)
 
-    def forward(self, f: Tensor, e: Tensor) -> Tensor:
-        e = self.gate_e(self.inp(e))
-        out = self.gamma(e) * self.gate_f(f) + self.beta(e)
+    def gate_inputs(self, f: Tensor, e: Tensor) -> list[Tensor]:
+        """What the CP gates pool (``[gate_e's, gate_f's]``; empty without the gate)."""
+        return [] if self.gate_e is None else [self.inp(e), f]
+
+    def forward(self, f: Tensor, e: Tensor, means: Sequence[Tensor] = ()) -> Tensor:
+        """``means``: the gates' pooled inputs to use instead of their own (see :meth:`CPGate.gate`)."""
+        me, mf = means if means else (None, None)
+        e = self.inp(e)
+        if self.gate_e is not None:
+            e, f_gated = self.gate_e(e, me), self.gate_f(f, mf)
+        else:
+            f_gated = f
+        out = self.gamma(e) * f_gated + self.beta(e)
         return out + f if self.residual else out
 
 
@@ -100,7 +117,10 @@ class ConcatInjection(nn.Module):
         super().__init__()
         self.fuse = nn.Conv2d(channels + query_dim, channels, 1)
 
-    def forward(self, f: Tensor, e: Tensor) -> Tensor:
+    def gate_inputs(self, f: Tensor, e: Tensor) -> list[Tensor]:
+        return []
+
+    def forward(self, f: Tensor, e: Tensor, means: Sequence[Tensor] = ()) -> Tensor:
         return f + self.fuse(torch.cat([f, e], dim=1))
 
 
@@ -207,14 +227,43 @@ class NDRRestore(RestorationNet):
         )
         self.estimator = Estimator((3 if cfg.estimator_texture else 2) * cfg.atoms * 3, cfg.estimator_hidden)
 
-    def body(self, z: Tensor, **_: object) -> tuple[Tensor, dict]:
+    @property
+    def gates_per_skip(self) -> int:
+        """CP gates per encoder skip (2: one on the queried feature, one on the skip; 0 without)."""
+        return 2 if self.cfg.cp_gate and self.cfg.injection == "di" else 0
+
+    def gate_input_sums(self, img: Tensor, box: tuple[int, int, int, int]) -> list[tuple[Tensor, int]]:
+        """For tiled inference: every CP gate's input summed over a region of ``img``.
+
+        Runs the encoder and the queries only (the gates' inputs do not depend on any gate).
+        ``box`` = ``(y0, y1, x0, x1)`` in pixels of ``img`` (``(1, 3, H, W)``); the region maps to
+        each scale's grid by rounding. Returns ``(sum (1, C, 1, 1), count)`` per gate, skip by
+        skip, in the order :meth:`body`'s ``gate_means`` takes them.
+        """
+        x, _ = pad_to(img, self.cfg.multiple)
+        u = self.cfg.unshuffle
+        skips, _ = self.unet.encode_skips(F.pixel_unshuffle(x, u) if u > 1 else x)
+        y0, y1, x0, x1 = box
+        out = []
+        for skip, dq, di in zip(skips, self.queries, self.injections, strict=True):
+            _, e = dq(skip, self.dictionary)
+            step = x.shape[-1] / skip.shape[-1]  # pixels per grid cell at this scale
+            r0, r1, c0, c1 = (round(v / step) for v in (y0, y1, x0, x1))
+            for inp in di.gate_inputs(skip, e):
+                region = inp[..., r0:r1, c0:c1]
+                out.append((region.sum(dim=(2, 3), keepdim=True), region.shape[-2] * region.shape[-1]))
+        return out
+
+    def body(self, z: Tensor, gate_means: Sequence[Tensor] = (), **_: object) -> tuple[Tensor, dict]:
+        """``gate_means``: pooled inputs for every CP gate (tiled inference), else each pools its own."""
         skips, latent = self.unet.encode(z)
         maps, queries, modulated = [], [], []
-        for skip, dq, di in zip(skips, self.queries, self.injections, strict=True):
+        n = self.gates_per_skip
+        for level, (skip, dq, di) in enumerate(zip(skips, self.queries, self.injections, strict=True)):
             a, e = dq(skip, self.dictionary)
             maps.append(a)
             queries.append(e)
-            modulated.append(di(skip, e))
+            modulated.append(di(skip, e, gate_means[level * n : (level + 1) * n] if gate_means else ()))
         res = self.unet.decode(latent, modulated)
         # The estimator observes the dictionary without steering it: its input is detached.
         pooled = pooled_features([m.detach() for m in maps], self.cfg.estimator_texture)
