@@ -1,4 +1,5 @@
-"""Restoration studio: the Gradio app (UI only; what each control computes is in ``restore.studio``).
+"""Restoration studio: the Gradio app (UI only; what each control computes is in ``restore.studio``
+and, for the Playground tab, ``restore.playground``).
 
 Run ``python app.py`` and open http://127.0.0.1:7860. Tabs: Restore (drag in a photo, compare
 before/after with a slider), Playground (degrade a clean photo on purpose and see how well it is
@@ -22,13 +23,14 @@ from typing import Any
 
 import gradio as gr
 
+import restore.playground as playground
 import restore.studio as studio  # unlike `from restore import studio`, this sees a re-import (as tests do)
 from restore import DEGRADATION_TYPES, modelcard
 from restore.degradations import DEGRADATIONS
+from restore.playground import PLAYGROUND_SIDE
 from restore.studio import (
     MODEL_NAMES,
     NO_MODEL,
-    PLAYGROUND_SIDE,
     UserError,
     examples_cache,
     get_model,
@@ -78,14 +80,20 @@ restore_image, explain_image, compare_models, degrade_and_restore, analyze, rede
         studio.restore_image,
         studio.explain_image,
         studio.compare_models,
-        studio.degrade_and_restore,
+        playground.degrade_and_restore,
         studio.analyze,
         studio.redegrade,
     )
 )
 degrade, atlas_figures, compare_with, random_degradation, recipe_from_controls = map(
     handler,
-    (studio.degrade, studio.atlas_figures, studio.compare_with, studio.random_degradation, studio.recipe_from_controls),
+    (
+        playground.degrade,
+        studio.atlas_figures,
+        playground.compare_with,
+        playground.random_degradation,
+        playground.recipe_from_controls,
+    ),
 )
 
 # --------------------------------------------------------------------------- layout
@@ -178,7 +186,7 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
                 with gr.Row():
                     p_seed = gr.Number(value=0, precision=0, label="Seed", minimum=0)
                     p_random = gr.Button("Random degradation")
-                # in the order of restore.studio.CONTROLS: per type its checkbox, then one slider per parameter
+                # in the order of restore.playground.CONTROLS: per type its checkbox, then one slider per parameter
                 controls: list[gr.components.Component] = []
                 for name, deg in DEGRADATIONS.items():
                     with gr.Accordion(name, open=name == "noise"):

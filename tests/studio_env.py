@@ -3,8 +3,8 @@
 ``studio_app()`` writes seeded random ``ndr-tiny`` and ``dfpir-tiny`` weights under the names the
 app expects (``ndr-restore``, ``dfpir``) into a temporary folder, computes a small atlas for the
 NDR model there, points ``RESTORE_WEIGHTS_DIR`` and ``RESTORE_ATLAS_DIR`` at it and only then
-imports ``app`` (whose callbacks, ``restore.studio``, list the models at import). Once per process,
-shared by every test file.
+imports ``app`` (whose callbacks, ``restore.studio``, list the models at import;
+``restore.playground`` shares them). Once per process, shared by every test file.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def studio_app() -> ModuleType:
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
         sys.modules.pop("app", None)
         sys.modules.pop("restore.studio", None)  # re-lists the models from the test weights
+        sys.modules.pop("restore.playground", None)  # and binds to that studio's models
         _STATE["app"] = importlib.import_module("app")
     return _STATE["app"]
 

@@ -1,4 +1,5 @@
-"""The app's handlers (``restore.studio``) called directly, and its named endpoints through gradio_client.
+"""The app's handlers (``restore.studio``, ``restore.playground``) called directly, and its named
+endpoints through gradio_client.
 
 Tiny random-weight models (``studio_env``) stand in for the shipped weights, so these tests check
 behaviour (shapes, errors, determinism, what each view shows), not restoration quality.
@@ -41,6 +42,12 @@ def app() -> ModuleType:
 def studio(app: ModuleType) -> ModuleType:
     """The app's callbacks, ``restore.studio``, as ``app`` imported them (with the test models)."""
     return importlib.import_module("restore.studio")
+
+
+@pytest.fixture(scope="module")
+def playground(app: ModuleType) -> ModuleType:
+    """The Playground's callbacks, ``restore.playground``, as ``app`` imported them."""
+    return importlib.import_module("restore.playground")
 
 
 @pytest.fixture(scope="module")
@@ -145,51 +152,51 @@ def test_compare_two_models_and_one(studio: ModuleType, photo: Path, monkeypatch
 # --------------------------------------------------------------------------- playground
 
 
-def test_recipe_from_controls(app: ModuleType, studio: ModuleType) -> None:
+def test_recipe_from_controls(app: ModuleType, playground: ModuleType) -> None:
     defaults = [c.value for c in app.controls]
-    assert len(defaults) == len(studio.CONTROLS)
-    assert studio.recipe_from_controls(*defaults) == {"noise": {"sigma": 25.0, "signal": 0.0}}
-    flipped = [not v if p is None else v for (_, p), v in zip(studio.CONTROLS, defaults, strict=True)]
-    assert set(studio.recipe_from_controls(*flipped)) == set(DEGRADATION_TYPES) - {"noise"}
+    assert len(defaults) == len(playground.CONTROLS)
+    assert playground.recipe_from_controls(*defaults) == {"noise": {"sigma": 25.0, "signal": 0.0}}
+    flipped = [not v if p is None else v for (_, p), v in zip(playground.CONTROLS, defaults, strict=True)]
+    assert set(playground.recipe_from_controls(*flipped)) == set(DEGRADATION_TYPES) - {"noise"}
 
 
-def test_random_degradation_is_seeded(studio: ModuleType) -> None:
-    values = studio.recipe_for_seed(7)
-    assert values == studio.recipe_for_seed(7)
-    assert studio.recipe_from_controls(*values[:-1]) == {
+def test_random_degradation_is_seeded(playground: ModuleType) -> None:
+    values = playground.recipe_for_seed(7)
+    assert values == playground.recipe_for_seed(7)
+    assert playground.recipe_from_controls(*values[:-1]) == {
         t: {k: float(v) for k, v in p.items()} for t, p in values[-1].items()
     }
-    seed, *rest = studio.random_degradation()
-    assert rest == studio.recipe_for_seed(seed)
+    seed, *rest = playground.random_degradation()
+    assert rest == playground.recipe_for_seed(seed)
 
 
-def test_degrade_is_deterministic_and_scored(studio: ModuleType, photo: Path) -> None:
+def test_degrade_is_deterministic_and_scored(playground: ModuleType, photo: Path) -> None:
     recipe = {"noise": {"sigma": 30}, "haze": {}}
-    (clean, degraded), table = studio.degrade(str(photo), recipe, 3)
+    (clean, degraded), table = playground.degrade(str(photo), recipe, 3)
     np.testing.assert_array_equal(clean, load_image(photo))
     assert degraded.shape == clean.shape and not np.array_equal(degraded, clean)
-    np.testing.assert_array_equal(studio.degrade(str(photo), recipe, 3)[0][1], degraded)
-    assert not np.array_equal(studio.degrade(str(photo), recipe, 4)[0][1], degraded)
+    np.testing.assert_array_equal(playground.degrade(str(photo), recipe, 3)[0][1], degraded)
+    assert not np.array_equal(playground.degrade(str(photo), recipe, 4)[0][1], degraded)
     assert "PSNR" in table and "SSIM" in table
 
 
-def test_degrade_rejects_bad_recipes(studio: ModuleType, photo: Path) -> None:
-    with pytest.raises(studio.UserError, match="unknown degradation 'snow'"):
-        studio.degrade(str(photo), {"snow": {}}, 0)
-    with pytest.raises(studio.UserError, match="outside its range"):
-        studio.degrade(str(photo), {"noise": {"sigma": 500}}, 0)
-    with pytest.raises(studio.UserError, match="Tick at least one"):
-        studio.degrade(str(photo), {}, 0)
+def test_degrade_rejects_bad_recipes(playground: ModuleType, photo: Path) -> None:
+    with pytest.raises(playground.UserError, match="unknown degradation 'snow'"):
+        playground.degrade(str(photo), {"snow": {}}, 0)
+    with pytest.raises(playground.UserError, match="outside its range"):
+        playground.degrade(str(photo), {"noise": {"sigma": 500}}, 0)
+    with pytest.raises(playground.UserError, match="Tick at least one"):
+        playground.degrade(str(photo), {}, 0)
 
 
-def test_playground_shrinks_large_photos(studio: ModuleType) -> None:
+def test_playground_shrinks_large_photos(playground: ModuleType) -> None:
     big = np.zeros((1000, 2000, 3), np.uint8)
-    (clean, degraded), _ = studio.degrade(big, {"lowres": {"scale": 2}}, 0)
-    assert clean.shape == degraded.shape == (384, studio.PLAYGROUND_SIDE, 3)
+    (clean, degraded), _ = playground.degrade(big, {"lowres": {"scale": 2}}, 0)
+    assert clean.shape == degraded.shape == (384, playground.PLAYGROUND_SIDE, 3)
 
 
-def test_degrade_and_restore(studio: ModuleType, photo: Path) -> None:
-    clean, degraded, restored, pair, metrics, detected, views = studio.degrade_and_restore(
+def test_degrade_and_restore(playground: ModuleType, photo: Path) -> None:
+    clean, degraded, restored, pair, metrics, detected, views = playground.degrade_and_restore(
         str(photo), {"noise": {"sigma": 25}}, 0, "ndr-restore"
     )
     assert clean.shape == degraded.shape == restored.shape
@@ -198,10 +205,10 @@ def test_degrade_and_restore(studio: ModuleType, photo: Path) -> None:
     assert "OpenCV NL-means" in metrics  # the classical baseline for noise
     assert "**True:** noise" in metrics
     assert "(true)" in " ".join(t.get_text() for t in detected.axes[0].get_yticklabels())
-    assert studio.compare_with(True, views)[0] is clean
-    assert studio.compare_with(False, views)[0] is degraded
-    assert studio.compare_with(False, None) is None
-    rain = studio.degrade_and_restore(str(photo), {"rain": {}}, 0, "dfpir")[4]
+    assert playground.compare_with(True, views)[0] is clean
+    assert playground.compare_with(False, views)[0] is degraded
+    assert playground.compare_with(False, None) is None
+    rain = playground.degrade_and_restore(str(photo), {"rain": {}}, 0, "dfpir")[4]
     assert "no classical method for rain" in rain
 
 
@@ -261,13 +268,15 @@ def test_handler_turns_user_errors_into_gradio_errors(app: ModuleType, studio: M
     assert (again.message, again.title) == ("m", "t")
 
 
-def test_handler_signatures_ask_gradio_for_progress_only_where_used(app: ModuleType, studio: ModuleType) -> None:
+def test_handler_signatures_ask_gradio_for_progress_only_where_used(
+    app: ModuleType, studio: ModuleType, playground: ModuleType
+) -> None:
     from gradio.utils import get_positional_input_parameters
 
-    for name in ("restore_image", "compare_models", "degrade_and_restore"):
+    for name, module in (("restore_image", studio), ("compare_models", studio), ("degrade_and_restore", playground)):
         params = inspect.signature(getattr(app, name)).parameters
         assert isinstance(params["progress"].default, gr.Progress), name
-        assert inspect.signature(getattr(studio, name)).parameters["progress"].default is studio.no_progress
+        assert inspect.signature(getattr(module, name)).parameters["progress"].default is studio.no_progress
         inputs = [p.name for p in get_positional_input_parameters(getattr(app, name))]
         assert inputs == [p for p in params if p != "progress"], name  # Gradio passes no extra input
     for name in ("degrade", "analyze", "explain_image", "redegrade", "atlas_figures", "compare_with"):
