@@ -26,6 +26,7 @@ from restore.config import load_train_config, model_config
 from restore.degradations import sample
 from restore.models import build_model
 from restore.photos import list_photos
+from restore.run_files import final_key
 from restore.train import PatchSampler
 
 log = logging.getLogger("restore.estimator_fit")
@@ -92,7 +93,7 @@ def refit(run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, p
     """
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     tcfg = load_train_config(None, **json.loads(ckpt["train_config"]))
-    key = "ema" if ckpt.get("ema") is not None else "model"  # refit the weights that ship
+    key = final_key(ckpt)  # refit the weights that ship
     model = build_model(model_config(tcfg))
     model.load_state_dict(ckpt[key])
     g = torch.Generator().manual_seed(seed)

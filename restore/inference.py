@@ -286,7 +286,7 @@ class Restorer:
             tile = auto_tile(h, w)
         if tile and tile < 2 * overlap + 8:
             raise ValueError(f"tile ({tile}) must be at least 2 * overlap + 8 = {2 * overlap + 8}")
-        if not tile or (h <= tile and w <= tile):
+        if tile_count(h, w, tile, overlap) == 1:
             out = self._run(self._tensor(rgb), weights)[0].permute(1, 2, 0).float().cpu().numpy()
             if progress:
                 progress(1, 1)
@@ -336,22 +336,19 @@ class Restorer:
     ) -> list[Tensor]:
         """The whole image's pooled input of every CP gate, summed over each tile's own part (its core)."""
         h, w = rgb.shape[:2]
-        sums: list[Tensor] = []
-        counts: list[int] = []
+        totals: list[tuple[Tensor, int]] | None = None  # (sum, count) per gate
         done = 0
         for y, (r0, r1) in zip(ys, tile_cores(ys, tile, h), strict=True):
             for x, (c0, c1) in zip(xs, tile_cores(xs, tile, w), strict=True):
                 patch = self._tensor(rgb[y : y + tile, x : x + tile])
                 parts = self.model.gate_input_sums(patch, (r0 - y, r1 - y, c0 - x, c1 - x))
-                if not sums:
-                    sums, counts = [torch.zeros_like(p) for p, _ in parts], [0] * len(parts)
-                for k, (part, n) in enumerate(parts):
-                    sums[k] += part
-                    counts[k] += n
+                if totals is not None:
+                    parts = [(s + p, n + m) for (s, n), (p, m) in zip(totals, parts, strict=True)]
+                totals = parts
                 done += 1
                 if progress:
                     progress(done, total)
-        return [s / max(n, 1) for s, n in zip(sums, counts, strict=True)]
+        return [s / max(n, 1) for s, n in totals or []]
 
     @torch.inference_mode()
     def analyze(self, img: np.ndarray | object) -> Analysis:

@@ -15,9 +15,14 @@ from restore.models import build_degrad, build_model
 from restore.weights import WEIGHTS_DIR, degrad_path, read_metadata, read_state, save_weights
 
 
+def final_key(ckpt: dict) -> str:
+    """Which entry of a checkpoint holds the weights it stands for: its average when it keeps one."""
+    return "ema" if ckpt.get("ema") is not None else "model"
+
+
 def final_weights(ckpt: dict) -> dict[str, Tensor]:
-    """The restoration network's weights a checkpoint stands for: its average when it keeps one."""
-    return ckpt["ema"] if ckpt.get("ema") is not None else ckpt["model"]
+    """The restoration network's weights a checkpoint stands for (see :func:`final_key`)."""
+    return ckpt[final_key(ckpt)]
 
 
 def warm_start_record(path: Path, ckpt: dict) -> dict:

@@ -144,6 +144,7 @@ class Trainer:
         self.elapsed = 0.0
         self.init_from: dict | None = None  # the warm-start chain, recorded in the shipped file
         self.ema: nn.Module | None = None  # the weight average (TrainConfig.ema), made at the first step
+        self._ema_pairs: list[tuple[Tensor, Tensor]] = []  # (average, current) tensors, in step
         self.g = torch.Generator(device="cpu").manual_seed(cfg.seed * 7919 + rank)
         self.gdev = torch.Generator(device=device).manual_seed(cfg.seed * 104729 + rank)
         self.sampler = PatchSampler(list_photos(data, "train"), cfg.patch, device, self.g)
@@ -187,7 +188,7 @@ class Trainer:
         if self.degrad is not None and ckpt["degrad"] is not None:
             self.degrad.load_state_dict(ckpt["degrad"])
         if self.cfg.ema > 0 and ckpt.get("ema") is not None:
-            self.ema = self._average_of(ckpt["ema"])
+            self._start_average(ckpt["ema"])
         self.opt.load_state_dict(ckpt["opt"])
         self.step = int(ckpt["step"])
         self.elapsed = float(ckpt.get("elapsed", 0.0))
@@ -225,10 +226,11 @@ class Trainer:
             log.info("warm start from %s: %d tensors copied, kept the init of %s", path, len(src), missing)
 
     # ----------------------------------------------------------------- weight average
-    def _average_of(self, state: dict[str, Tensor]) -> nn.Module:
-        ema = copy.deepcopy(self.model).eval().requires_grad_(False)
-        ema.load_state_dict(state)
-        return ema
+    def _start_average(self, state: dict[str, Tensor]) -> None:
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.ema.load_state_dict(state)
+        # state_dict() tensors share storage with the modules: pair them once, update them in place.
+        self._ema_pairs = list(zip(self.ema.state_dict().values(), self.model.state_dict().values(), strict=True))
 
     def update_ema(self) -> None:
         """Move the weight average towards the current weights (a no-op with ``ema: 0``).
@@ -239,11 +241,11 @@ class Trainer:
         if self.cfg.ema <= 0:
             return
         if self.ema is None:
-            self.ema = self._average_of(self.model.state_dict())
+            self._start_average(self.model.state_dict())
             return
         keep = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
-            for avg, now in zip(self.ema.state_dict().values(), self.model.state_dict().values(), strict=True):
+            for avg, now in self._ema_pairs:
                 if avg.dtype.is_floating_point:
                     avg.lerp_(now, 1.0 - keep)
                 else:
