@@ -136,7 +136,8 @@ class TrainConfig:
             e.g. 0.999); validation, the estimator refit, warm starts and the export then use the
             average, which smooths the step-to-step swings of the hard cases (haze).
         val_every, save_every, log_every: intervals in steps.
-        val_size: side of the centre crops used for validation.
+        val_size: side of the validation crops; val_grid: a ``val_grid x val_grid`` lattice of
+            crops per validation photo (1: the centre crop only).
         seed: seeds crops, synthesis and init.
         threads: torch CPU threads (0 = torch's default).
         compile: wrap the model in torch.compile (CUDA).
@@ -167,6 +168,7 @@ class TrainConfig:
     save_every: int = 250
     log_every: int = 25
     val_size: int = 256
+    val_grid: int = 2
     seed: int = 0
     threads: int = 0
     compile: bool = False
@@ -176,6 +178,8 @@ class TrainConfig:
             raise ValueError(f"ema={self.ema} must be in [0, 1)")
         if self.loss not in LOSSES:
             raise ValueError(f"loss={self.loss!r} is not one of {LOSSES}")
+        if self.val_grid < 1:
+            raise ValueError(f"val_grid={self.val_grid} must be at least 1")
 
 
 PRESETS: dict[str, ModelConfig] = {

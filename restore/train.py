@@ -96,15 +96,19 @@ class PatchSampler:
         return x.contiguous()
 
 
-def validation_set(paths: list[Path], size: int, device: torch.device) -> Tensor:
-    """Centre crops ``(N, 3, size, size)`` of the validation photos."""
+def validation_set(paths: list[Path], size: int, device: torch.device, grid: int = 1) -> Tensor:
+    """Crops ``(N * grid², 3, size, size)`` of the validation photos: a ``grid x grid`` lattice of
+    evenly spaced crops per photo (``grid=1``: the centre crop), so no one crop decides a type."""
     out = []
     for p in paths:
         im = PatchSampler._load(p, device)
         h, w = im.shape[-2:]
         s = min(size, h, w)
-        y, x = (h - s) // 2, (w - s) // 2
-        out.append(F.interpolate(im[None, :, y : y + s, x : x + s].float() / 255.0, size=(size, size), mode="area"))
+        for gy in range(grid):
+            for gx in range(grid):
+                y, x = (h - s) * (gy + 1) // (grid + 1), (w - s) * (gx + 1) // (grid + 1)
+                crop = im[None, :, y : y + s, x : x + s].float() / 255.0
+                out.append(F.interpolate(crop, size=(size, size), mode="area"))
     return torch.cat(out)
 
 
@@ -148,7 +152,7 @@ class Trainer:
         self.g = torch.Generator(device="cpu").manual_seed(cfg.seed * 7919 + rank)
         self.gdev = torch.Generator(device=device).manual_seed(cfg.seed * 104729 + rank)
         self.sampler = PatchSampler(list_photos(data, "train"), cfg.patch, device, self.g)
-        self.val = validation_set(list_photos(data, "val"), cfg.val_size, device) if rank == 0 else None
+        self.val = validation_set(list_photos(data, "val"), cfg.val_size, device, cfg.val_grid) if rank == 0 else None
         self.fwd_model: nn.Module = self.model
         self.fwd_degrad = self.degrad
         if world > 1:
@@ -342,7 +346,8 @@ class Trainer:
             if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
                 val = validate(self.final_model, self.val)
                 with open(log_path, "a") as f:
-                    f.write(json.dumps({"step": self.step, "time": round(self.elapsed, 1), "val": val}) + "\n")
+                    row = {"step": self.step, "time": round(self.elapsed, 1), "val": val, "crops": len(self.val)}
+                    f.write(json.dumps(row) + "\n")
                 log.info("step %d val %s", self.step, val)
                 plot_curve(log_path, self.out / "curve.png")
             if self.step % cfg.save_every == 0 or self.step == cfg.steps:

@@ -157,6 +157,33 @@ def run(photos, tmp_path_factory) -> Path:
     return out
 
 
+def test_validation_lattice_spreads_crops_over_each_photo(tmp_path):
+    img = np.zeros((90, 120, 3), np.uint8)
+    img[:, :, 0] = np.arange(120)[None, :]  # red encodes the column, green the row
+    img[:, :, 1] = np.arange(90)[:, None]
+    Image.fromarray(img).save(tmp_path / "a.png")
+    one = T.validation_set([tmp_path / "a.png"], 30, torch.device("cpu"))
+    grid = T.validation_set([tmp_path / "a.png"], 30, torch.device("cpu"), grid=2)
+    assert one.shape == (1, 3, 30, 30) and grid.shape == (4, 3, 30, 30)
+    left = lambda t: round(float(t[0, 0, 0]) * 255)  # noqa: E731 - column of the crop's left edge
+    top = lambda t: round(float(t[1, 0, 0]) * 255)  # noqa: E731
+    assert (left(one[0]), top(one[0])) == (45, 30), "grid 1 is the centre crop"
+    assert [(left(c), top(c)) for c in grid] == [(30, 20), (60, 20), (30, 40), (60, 40)]
+    with pytest.raises(ValueError, match="val_grid"):
+        TrainConfig(val_grid=0)
+
+
+def test_validation_psnr_is_the_mean_of_per_crop_psnrs():
+    from restore.validation import psnr_t
+
+    clean = torch.full((2, 3, 8, 8), 0.5)
+    noisy = clean.clone()
+    noisy[0] += 0.1  # 20 dB
+    noisy[1] += 0.001  # 60 dB
+    assert psnr_t(noisy, clean) == pytest.approx(40.0, abs=1e-3), "dB averaged, not the pooled error (~23 dB)"
+    assert psnr_t(clean, clean) == 100.0, "identical crops are capped, not infinite"
+
+
 def test_main_writes_checkpoint_log_and_curve(run):
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     assert ckpt["step"] == 2
@@ -166,6 +193,7 @@ def test_main_writes_checkpoint_log_and_curve(run):
     val = [r for r in rows if "val" in r]
     assert [r["step"] for r in val] == [2]
     assert set(val[0]["val"]) == set(DEGRADATION_TYPES) | {t + "_input" for t in DEGRADATION_TYPES}
+    assert val[0]["crops"] == 4, "one validation photo, a 2 x 2 lattice of crops"
     assert (run / "curve.png").stat().st_size > 1000
 
 
