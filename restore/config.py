@@ -47,8 +47,9 @@ class ModelConfig:
         alpha_init: DFPIR: initial output scale of the perturbed attention.
         perm_seed: DFPIR: seed of the per-type channel permutations.
         estimator_hidden: hidden units of the degradation estimator head.
-        estimator_texture: NDR: the estimator also reads how finely each atom's activation map
-            varies (mean absolute neighbour difference), besides its mean and std.
+        estimator_texture: the estimator also reads how finely each pooled map varies (mean
+            absolute neighbour difference), besides its mean and std: each atom's activation map
+            (NDR) or each encoder channel (DFPIR).
         up_kernel: kernel of the decoder's upsampling convolutions (3: Restormer's; 1: 9x fewer
             weights, for the size-capped CPU presets).
         affine_head: the decoder also predicts a smooth per-pixel gain and offset (at the
@@ -223,7 +224,7 @@ PRESETS: dict[str, ModelConfig] = {
         heads=(1, 2, 4, 8),
         unshuffle=1,
     ),
-    "dfpir-small": ModelConfig(arch="dfpir", heads=(1, 1, 2, 2)),
+    "dfpir-small": ModelConfig(arch="dfpir", heads=(1, 1, 2, 2), estimator_texture=True),
     "dfpir-tiny": ModelConfig(
         arch="dfpir",
         width=8,
@@ -233,6 +234,7 @@ PRESETS: dict[str, ModelConfig] = {
         unshuffle=2,
         heads=(1, 1, 1, 1),
         estimator_hidden=16,
+        estimator_texture=True,
     ),
     "plain-small": ModelConfig(arch="plain", affine_head=True),
     "plain-tiny": ModelConfig(

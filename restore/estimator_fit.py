@@ -85,6 +85,20 @@ def fit_head(
     return {"val_bce": round(bce, 4), "val_top1_single": round(acc, 4), "samples": len(x)}
 
 
+def load_except_stale_estimator(model: nn.Module, state: dict[str, Tensor]) -> list[str]:
+    """Load ``state`` strictly, except estimator tensors whose shape the model's config changed
+    (e.g. ``estimator_texture`` switched on after training): those keep their init, since the
+    refit re-initialises the head anyway. Returns the names of the skipped tensors."""
+    own = model.state_dict()
+    stale = [k for k, v in state.items() if k.startswith("estimator.") and k in own and own[k].shape != v.shape]
+    missing, unexpected = model.load_state_dict({k: v for k, v in state.items() if k not in stale}, strict=False)
+    if unexpected or sorted(missing) != sorted(stale):
+        raise RuntimeError(f"checkpoint does not match the model: missing {missing}, unexpected {unexpected}")
+    if stale:
+        log.info("estimator input changed since training (%s): fitting a fresh head", ", ".join(stale))
+    return stale
+
+
 def refit(run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, patch: int = 256) -> dict[str, float]:
     """Refit the estimator of ``run/last.pt`` in place; returns the held-out scores.
 
@@ -95,7 +109,7 @@ def refit(run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, p
     tcfg = load_train_config(None, **json.loads(ckpt["train_config"]))
     key = final_key(ckpt)  # refit the weights that ship
     model = build_model(model_config(tcfg))
-    model.load_state_dict(ckpt[key])
+    load_except_stale_estimator(model, ckpt[key])
     g = torch.Generator().manual_seed(seed)
     sampler = PatchSampler(list_photos(data, "train"), max(tcfg.patch, patch), torch.device("cpu"), g)
     x, y = collect(model, sampler, g, samples, batch, tcfg.p_mixture)

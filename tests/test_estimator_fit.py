@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
-from restore.estimator_fit import fit_head
+from restore.config import preset
+from restore.estimator_fit import fit_head, load_except_stale_estimator
+from restore.models import build_model
 
 
 def test_fit_head_learns_and_folds_scaling_into_the_first_layer() -> None:
@@ -24,3 +27,16 @@ def test_fit_head_learns_and_folds_scaling_into_the_first_layer() -> None:
     with torch.no_grad():
         acc = (head(x).argmax(1) == kind).float().mean().item()
     assert acc > 0.9
+
+
+def test_a_changed_estimator_input_is_refitted_and_the_rest_loads_strictly() -> None:
+    old = build_model(preset("dfpir-tiny", estimator_texture=False))
+    new = build_model(preset("dfpir-tiny"))
+    state = old.state_dict()
+    assert load_except_stale_estimator(new, state) == ["estimator.net.0.weight"]
+    assert all(torch.equal(v, state[k]) for k, v in new.state_dict().items() if k != "estimator.net.0.weight")
+    assert load_except_stale_estimator(old, state) == [], "same config: nothing stale"
+    backbone = next(k for k in state if not k.startswith("estimator."))
+    del state[backbone]
+    with pytest.raises(RuntimeError, match=backbone):
+        load_except_stale_estimator(new, state)

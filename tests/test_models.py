@@ -273,6 +273,12 @@ def test_texture_pooling_sees_fine_structure():
     assert torch.allclose(pooled_features([fine], texture=True)[0, 8:], torch.full((4,), 0.5))
     model = tiny("ndr-tiny")
     assert model.estimator.net[0].in_features == 3 * model.cfg.atoms * 3
+    dfpir = tiny("dfpir-tiny")
+    chans = (*dfpir.unet.skip_channels, dfpir.unet.latent_channels)
+    assert dfpir.estimator.net[0].in_features == 3 * sum(chans)
+    with torch.no_grad():
+        _, aux = dfpir(image())
+    assert aux["estimator_input"].shape == (2, 3 * sum(chans))
 
 
 def test_dfpir_blind_and_oracle_paths_differ():

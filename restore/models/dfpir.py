@@ -6,7 +6,8 @@ channel permutation in a 2x-widened space (channel perturbation) and a channel c
 that keeps only the top share of logits per row (attention perturbation).
 
 The paper is not blind (the type comes from a text prompt). Here the type comes from an
-estimator head on the (type-independent) encoder features, so one forward pass is blind.
+estimator head on the (type-independent) encoder features, so one forward pass is blind: the
+mean and std of every channel and, with ``estimator_texture``, how finely it varies.
 Mixtures: the permuted features are averaged with the type weights. Because the next operation
 is a 1x1 convolution (linear), this is exactly the probability-weighted blend of the per-type
 channel-perturbation outputs, at the cost of one pass instead of six.
@@ -21,7 +22,7 @@ from restore.config import ModelConfig
 from restore.degradations import DEGRADATION_TYPES
 from restore.models.backbone import RestorationNet, UNet
 from restore.models.blocks import GDFN, LayerNorm2d, channel_attention
-from restore.models.ndr import Estimator
+from restore.models.ndr import Estimator, pooled_features
 
 NUM_TYPES = len(DEGRADATION_TYPES)
 
@@ -135,15 +136,14 @@ class DFPIR(RestorationNet):
             )
             for i, ch in enumerate(chans)
         )
-        self.estimator = Estimator(2 * sum(chans), cfg.estimator_hidden)
+        self.estimator = Estimator((3 if cfg.estimator_texture else 2) * sum(chans), cfg.estimator_hidden)
 
     def body(
         self, z: Tensor, weights: Tensor | None = None, routing: str = "blend", blind: Tensor | None = None, **_: object
     ) -> tuple[Tensor, dict]:
         skips, latent = self.unet.encode(z)
         feats = [*skips, latent]
-        pooled = torch.cat([torch.cat([f.mean(dim=(2, 3)), f.std(dim=(2, 3), unbiased=False)], 1) for f in feats], 1)
-        pooled = pooled.detach()
+        pooled = pooled_features([f.detach() for f in feats], self.cfg.estimator_texture)
         logits = self.estimator(pooled)
         guess = routing_weights(torch.sigmoid(logits.detach()), routing)
         if weights is None:
