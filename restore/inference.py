@@ -30,6 +30,10 @@ MODEL_NAMES: tuple[str, ...] = ("ndr-restore", "dfpir")
 WHOLE_IMAGE_PIXELS = 1536 * 1536
 #: Tile side used when tiling automatically.
 AUTO_TILE = 768
+#: Memory (bytes) NDR-Restore's tiled inference may spend keeping each tile's encoder output from
+#: the statistics pass for the restoring pass (12 MB per 768-px tile, so a 12 MP photo fits);
+#: tiles beyond it are encoded again: very large images trade some speed for bounded memory.
+ENCODER_CACHE_BYTES = 384 * 2**20
 #: Longest side at which :meth:`Restorer.analyze` looks at an image (a global view is enough).
 ANALYZE_SIDE = 512
 
@@ -235,10 +239,18 @@ class Restorer:
         probs = torch.tensor([list(self.analyze(img).probabilities.values())], device=self.device)
         return routing_weights(probs, routing)
 
-    def _run(self, x: Tensor, weights: Tensor | None, gate_means: list[Tensor] | None = None) -> Tensor:
+    def _run(
+        self,
+        x: Tensor,
+        weights: Tensor | None,
+        gate_means: list[Tensor] | None = None,
+        encoded: tuple[list[Tensor], Tensor] | None = None,
+    ) -> Tensor:
         kw: dict[str, object] = {"weights": weights} if weights is not None else {}
         if gate_means:
             kw["gate_means"] = gate_means
+        if encoded is not None:
+            kw["encoded"] = encoded
         y, _ = self.model(x, **kw)
         return y.clamp_(0, 1)
 
@@ -303,7 +315,9 @@ class Restorer:
 
         NDR-Restore first reads the whole image's CP-gate statistics, tile by tile (encoder
         only), so that every tile is gated as the whole image would be: judged alone, a tile of
-        featureless sky looks hazy. Progress then counts each tile twice.
+        featureless sky looks hazy. Progress then counts each tile twice. The encoder outputs of
+        that first pass are kept for the second (up to :data:`ENCODER_CACHE_BYTES`), so the
+        encoder runs once per tile.
         """
         h, w = rgb.shape[:2]
         ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
@@ -311,15 +325,16 @@ class Restorer:
         norm = np.zeros((h, w, 1), dtype=np.float32)
         shared = hasattr(self.model, "gate_input_sums") and self.model.gates_per_skip > 0
         total, done = len(ys) * len(xs) * (2 if shared else 1), 0
-        gate_means = None
+        gate_means, encoded = None, {}
         if shared:
-            gate_means = self._gate_means(rgb, tile, ys, xs, progress, total)
+            gate_means, encoded = self._gate_means(rgb, tile, ys, xs, progress, total)
             done = total // 2
         for y in ys:
             for x in xs:
                 patch = rgb[y : y + tile, x : x + tile]
                 th, tw = patch.shape[:2]
-                out = self._run(self._tensor(patch), weights, gate_means)[0].permute(1, 2, 0).float().cpu().numpy()
+                enc = encoded.pop((y, x), None)
+                out = self._run(self._tensor(patch), weights, gate_means, enc)[0].permute(1, 2, 0).float().cpu().numpy()
                 wy = _ramp(th, overlap, y == 0, y + th >= h)
                 wx = _ramp(tw, overlap, x == 0, x + tw >= w)
                 wgt = (wy[:, None] * wx[None, :])[..., None]
@@ -333,22 +348,30 @@ class Restorer:
 
     def _gate_means(
         self, rgb: np.ndarray, tile: int, ys: list[int], xs: list[int], progress: ProgressFn | None, total: int
-    ) -> list[Tensor]:
-        """The whole image's pooled input of every CP gate, summed over each tile's own part (its core)."""
+    ) -> tuple[list[Tensor], dict[tuple[int, int], tuple[list[Tensor], Tensor]]]:
+        """The whole image's pooled input of every CP gate, summed over each tile's own part (its
+        core), and the tiles' encoder outputs kept for the restoring pass, by tile origin."""
         h, w = rgb.shape[:2]
         totals: list[tuple[Tensor, int]] | None = None  # (sum, count) per gate
+        kept: dict[tuple[int, int], tuple[list[Tensor], Tensor]] = {}
+        budget = ENCODER_CACHE_BYTES
         done = 0
         for y, (r0, r1) in zip(ys, tile_cores(ys, tile, h), strict=True):
             for x, (c0, c1) in zip(xs, tile_cores(xs, tile, w), strict=True):
                 patch = self._tensor(rgb[y : y + tile, x : x + tile])
-                parts = self.model.gate_input_sums(patch, (r0 - y, r1 - y, c0 - x, c1 - x))
+                enc = self.model.encode_tile(patch)
+                parts = self.model.gate_input_sums(patch, (r0 - y, r1 - y, c0 - x, c1 - x), enc)
+                size = sum(t.numel() * t.element_size() for t in (*enc[0], enc[1]))
+                if size <= budget:
+                    kept[(y, x)] = enc
+                    budget -= size
                 if totals is not None:
                     parts = [(s + p, n + m) for (s, n), (p, m) in zip(totals, parts, strict=True)]
                 totals = parts
                 done += 1
                 if progress:
                     progress(done, total)
-        return [s / max(n, 1) for s, n in totals or []]
+        return [s / max(n, 1) for s, n in totals or []], kept
 
     @torch.inference_mode()
     def analyze(self, img: np.ndarray | object) -> Analysis:

@@ -116,6 +116,23 @@ def test_gate_means_of_the_whole_image_reproduce_its_own_pooling(ndr: Restorer) 
     assert (plain - other).abs().max() > 1e-3
 
 
+def test_kept_encoder_outputs_change_nothing_and_respect_the_budget(ndr: Restorer, monkeypatch) -> None:
+    import restore.inference as inference
+
+    img = smooth_image(100, 130)
+    unet = ndr.model.unet
+    encodes = []
+    real = unet.encode
+    monkeypatch.setattr(unet, "encode", lambda x: encodes.append(1) or real(x))
+    tiles = tile_count(100, 130, 64, 16)
+    kept = ndr.restore(img, tile=64, overlap=16)
+    assert encodes == [], "the restoring pass reuses every tile's encoder output from the statistics pass"
+    monkeypatch.setattr(inference, "ENCODER_CACHE_BYTES", 0)
+    again = ndr.restore(img, tile=64, overlap=16)
+    assert len(encodes) == tiles, "with no memory budget every tile is encoded again"
+    assert np.array_equal(kept, again), "keeping the encoder outputs must not change a single pixel"
+
+
 def test_progress_reports_every_tile(ndr: Restorer) -> None:
     calls = []
     ndr.restore(smooth_image(100, 130), tile=64, overlap=16, progress=lambda d, t: calls.append((d, t)))

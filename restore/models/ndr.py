@@ -232,31 +232,51 @@ class NDRRestore(RestorationNet):
         """CP gates per encoder skip (2: one on the queried feature, one on the skip; 0 without)."""
         return 2 if self.cfg.cp_gate and self.cfg.injection == "di" else 0
 
-    def gate_input_sums(self, img: Tensor, box: tuple[int, int, int, int]) -> list[tuple[Tensor, int]]:
-        """For tiled inference: every CP gate's input summed over a region of ``img``.
-
-        Runs the encoder and the queries only (the gates' inputs do not depend on any gate).
-        ``box`` = ``(y0, y1, x0, x1)`` in pixels of ``img`` (``(1, 3, H, W)``); the region maps to
-        each scale's grid by rounding. Returns ``(sum (1, C, 1, 1), count)`` per gate, skip by
-        skip, in the order :meth:`body`'s ``gate_means`` takes them.
-        """
+    def encode_tile(self, img: Tensor) -> tuple[list[Tensor], Tensor]:
+        """The encoder skips and the latent level's input of ``img`` (``(1, 3, H, W)``), exactly as
+        :meth:`body` computes them: tiled inference computes them once, in the statistics pass,
+        and hands them back to :meth:`body` through ``encoded``."""
         x, _ = pad_to(img, self.cfg.multiple)
         u = self.cfg.unshuffle
-        skips, _ = self.unet.encode_skips(F.pixel_unshuffle(x, u) if u > 1 else x)
+        return self.unet.encode_skips(F.pixel_unshuffle(x, u) if u > 1 else x)
+
+    def gate_input_sums(
+        self, img: Tensor, box: tuple[int, int, int, int], encoded: tuple[list[Tensor], Tensor] | None = None
+    ) -> list[tuple[Tensor, int]]:
+        """For tiled inference: every CP gate's input summed over a region of ``img``.
+
+        Runs the encoder (unless ``encoded``, from :meth:`encode_tile`, is given) and the queries
+        only: the gates' inputs do not depend on any gate. ``box`` = ``(y0, y1, x0, x1)`` in
+        pixels of ``img`` (``(1, 3, H, W)``); the region maps to each scale's grid by rounding.
+        Returns ``(sum (1, C, 1, 1), count)`` per gate, skip by skip, in the order :meth:`body`'s
+        ``gate_means`` takes them.
+        """
+        skips, _ = encoded if encoded is not None else self.encode_tile(img)
+        padded_width = img.shape[-1] + (-img.shape[-1]) % self.cfg.multiple
         y0, y1, x0, x1 = box
         out = []
         for skip, dq, di in zip(skips, self.queries, self.injections, strict=True):
             _, e = dq(skip, self.dictionary)
-            step = x.shape[-1] / skip.shape[-1]  # pixels per grid cell at this scale
+            step = padded_width / skip.shape[-1]  # pixels per grid cell at this scale
             r0, r1, c0, c1 = (round(v / step) for v in (y0, y1, x0, x1))
             for inp in di.gate_inputs(skip, e):
                 region = inp[..., r0:r1, c0:c1]
                 out.append((region.sum(dim=(2, 3), keepdim=True), region.shape[-2] * region.shape[-1]))
         return out
 
-    def body(self, z: Tensor, gate_means: Sequence[Tensor] = (), **_: object) -> tuple[Tensor, dict]:
-        """``gate_means``: pooled inputs for every CP gate (tiled inference), else each pools its own."""
-        skips, latent = self.unet.encode(z)
+    def body(
+        self,
+        z: Tensor,
+        gate_means: Sequence[Tensor] = (),
+        encoded: tuple[list[Tensor], Tensor] | None = None,
+        **_: object,
+    ) -> tuple[Tensor, dict]:
+        """``gate_means``: pooled inputs for every CP gate (tiled inference), else each pools its own.
+        ``encoded``: this input's :meth:`encode_tile`, computed earlier (tiled inference)."""
+        if encoded is None:
+            skips, latent = self.unet.encode(z)
+        else:
+            skips, latent = encoded[0], self.unet.latent(encoded[1])
         maps, queries, modulated = [], [], []
         n = self.gates_per_skip
         for level, (skip, dq, di) in enumerate(zip(skips, self.queries, self.injections, strict=True)):
