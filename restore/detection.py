@@ -3,7 +3,8 @@
 ``python -m restore.detection [--models ndr-restore,dfpir]`` prints, per model, the top-1
 accuracy on the single-type cases of :mod:`restore.benchmark` (the seeded inputs that
 :mod:`restore.evaluate` scores), the share of mixture inputs whose true types are exactly the
-top-k, and a confusion table (true type x top-1).
+top-k, a confusion table (true type x top-1), and how many types it reports (probability above
+one half, as the app's bar chart marks them) on the clean images, where every report is false.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class DetectionReport:
     mixture_total: int = 0
     mixture_correct: int = 0
     confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+    clean_total: int = 0
+    clean_flagged: int = 0
+    false_alarms: dict[str, int] = field(default_factory=dict)
 
     @property
     def single_accuracy(self) -> float:
@@ -41,8 +45,16 @@ def detection_report(analyze, images: Mapping[str, np.ndarray], cases: Sequence[
     """Score ``analyze(img) -> Analysis`` on every case and image.
 
     The estimator sees what the network sees: for low-resolution cases, the bicubic-upscaled input.
+    The clean ``images`` themselves are analysed too (false alarms).
     """
     rep = DetectionReport()
+    for clean in images.values():
+        probs = analyze(clean).probabilities
+        reported = [t for t in DEGRADATION_TYPES if probs[t] > 0.5]
+        rep.clean_total += 1
+        rep.clean_flagged += bool(reported)
+        for t in reported:
+            rep.false_alarms[t] = rep.false_alarms.get(t, 0) + 1
     for case in cases:
         truth = set(case.types)
         for name, clean in images.items():
@@ -64,7 +76,9 @@ def markdown(name: str, rep: DetectionReport) -> str:
     lines = [
         f"**{name}**: top-1 correct on {rep.single_correct}/{rep.single_total} single-type inputs "
         f"({100 * rep.single_accuracy:.0f} %); mixtures with exactly the true types on top: "
-        f"{rep.mixture_correct}/{rep.mixture_total} ({100 * rep.mixture_accuracy:.0f} %).",
+        f"{rep.mixture_correct}/{rep.mixture_total} ({100 * rep.mixture_accuracy:.0f} %). "
+        f"Clean images with a type above 0.5: {rep.clean_flagged}/{rep.clean_total}"
+        + (f" ({', '.join(f'{t} {n}' for t, n in sorted(rep.false_alarms.items()))})." if rep.false_alarms else "."),
         "",
         "| true \\ top-1 | " + " | ".join(DEGRADATION_TYPES) + " |",
         "|---|" + "---|" * len(DEGRADATION_TYPES),

@@ -34,14 +34,21 @@ log = logging.getLogger("restore.estimator_fit")
 
 @torch.no_grad()
 def collect(
-    model: nn.Module, sampler: PatchSampler, generator: torch.Generator, n: int, batch: int, p_mixture: float
+    model: nn.Module,
+    sampler: PatchSampler,
+    generator: torch.Generator,
+    n: int,
+    batch: int,
+    p_mixture: float,
+    p_clean: float = 0.05,
 ) -> tuple[Tensor, Tensor]:
-    """Estimator inputs ``(n, F)`` and multi-hot labels ``(n, 6)`` of freshly synthesised samples."""
+    """Estimator inputs ``(n, F)`` and multi-hot labels ``(n, 6)`` of freshly synthesised samples
+    (a share ``p_clean`` of them left clean, labelled with no type)."""
     model.eval()
     feats, labels = [], []
     while sum(len(f) for f in feats) < n:
         clean = sampler(batch)
-        d = sample(clean, generator, p_mixture=p_mixture, p_clean=0.05)
+        d = sample(clean, generator, p_mixture=p_mixture, p_clean=p_clean)
         _, aux = model(d.image)
         feats.append(aux["estimator_input"].float().cpu())
         labels.append(d.labels.float().cpu())
@@ -99,11 +106,14 @@ def load_except_stale_estimator(model: nn.Module, state: dict[str, Tensor]) -> l
     return stale
 
 
-def refit(run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, patch: int = 256) -> dict[str, float]:
+def refit(
+    run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, patch: int = 256, p_clean: float = 0.05
+) -> dict[str, float]:
     """Refit the estimator of ``run/last.pt`` in place; returns the held-out scores.
 
     ``patch``: side of the fitting crops. The app and the benchmark analyse views of 384-512 px,
     so the crops are larger than the training patches: the pooled statistics depend on the scale.
+    ``p_clean``: share of clean crops, which teach the head that an undamaged photo has no type.
     """
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     tcfg = load_train_config(None, **json.loads(ckpt["train_config"]))
@@ -112,8 +122,9 @@ def refit(run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, p
     load_except_stale_estimator(model, ckpt[key])
     g = torch.Generator().manual_seed(seed)
     sampler = PatchSampler(list_photos(data, "train"), max(tcfg.patch, patch), torch.device("cpu"), g)
-    x, y = collect(model, sampler, g, samples, batch, tcfg.p_mixture)
+    x, y = collect(model, sampler, g, samples, batch, tcfg.p_mixture, p_clean)
     scores = fit_head(model.estimator.net, x, y, seed=seed)
+    scores["p_clean"] = p_clean
     ckpt[key] = model.state_dict()
     ckpt["estimator_fit"] = json.dumps(scores)
     tmp = run / "last.pt.tmp"
@@ -128,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/photos"))
     parser.add_argument("--samples", type=int, default=4000)
     parser.add_argument("--patch", type=int, default=256, help="side of the fitting crops (px)")
+    parser.add_argument("--p-clean", type=float, default=0.05, help="share of clean crops (labelled: no type)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    scores = refit(args.run, args.data, args.samples, patch=args.patch)
+    scores = refit(args.run, args.data, args.samples, patch=args.patch, p_clean=args.p_clean)
     print(
         f"{args.run}: estimator refit on {scores['samples']} samples: held-out BCE {scores['val_bce']:.3f}, "
         f"top-1 on single types {100 * scores['val_top1_single']:.1f} %"

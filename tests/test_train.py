@@ -290,6 +290,19 @@ def test_weight_average_follows_the_schedule_and_is_what_ships(photos, tmp_path,
     assert any(not torch.equal(v, ckpt["ema"][k]) for k, v in after["ema"].items() if k.startswith("estimator."))
 
 
+def test_refit_samples_clean_crops_labelled_with_no_type(photos):
+    from restore.estimator_fit import collect
+    from restore.photos import list_photos
+
+    g = torch.Generator().manual_seed(0)
+    model = build_model(preset("ndr-tiny"))
+    sampler = T.PatchSampler(list_photos(photos, "train"), 32, torch.device("cpu"), g)
+    x, y = collect(model, sampler, g, 8, 4, 0.25, p_clean=1.0)
+    assert x.shape[0] == 8 and torch.equal(y, torch.zeros(8, len(DEGRADATION_TYPES)))
+    _, y = collect(model, sampler, g, 8, 4, 0.25, p_clean=0.0)
+    assert bool((y.sum(1) >= 1).all()), "without clean crops every sample has a type"
+
+
 def test_warm_start_copies_an_older_network_and_keeps_new_zero_heads(run, photos, tmp_path):
     # The fixture's run has the tiny preset; an older network without the affine head and with
     # the plain estimator input is what a warm start upgrades from.
