@@ -327,7 +327,7 @@ class Restorer:
         total, done = len(ys) * len(xs) * (2 if shared else 1), 0
         gate_means, encoded = None, {}
         if shared:
-            gate_means, encoded = self._gate_means(rgb, tile, ys, xs, progress, total)
+            gate_means, encoded = self._statistics_pass(rgb, tile, ys, xs, progress, total)
             done = total // 2
         for y in ys:
             for x in xs:
@@ -346,7 +346,7 @@ class Restorer:
         acc /= np.maximum(norm, 1e-8)
         return acc
 
-    def _gate_means(
+    def _statistics_pass(
         self, rgb: np.ndarray, tile: int, ys: list[int], xs: list[int], progress: ProgressFn | None, total: int
     ) -> tuple[list[Tensor], dict[tuple[int, int], tuple[list[Tensor], Tensor]]]:
         """The whole image's pooled input of every CP gate, summed over each tile's own part (its

@@ -106,12 +106,19 @@ class RestorationNet(nn.Module):
 
     cfg: ModelConfig
 
+    def prepare(self, img: Tensor) -> tuple[Tensor, Tensor]:
+        """``img`` padded to the network's multiple, and that padded image pixel-unshuffled (what
+        :meth:`body` reads)."""
+        x, _ = pad_to(img, self.cfg.multiple)
+        u = self.cfg.unshuffle
+        return x, (F.pixel_unshuffle(x, u) if u > 1 else x)
+
     def forward(self, img: Tensor, **kw: object) -> tuple[Tensor, dict]:
         """Args: img ``(B, 3, H, W)`` float in [0, 1], any H, W. Returns the restored image
         (same shape, not clamped, so training sees the true error) and a dict of extras."""
-        x, (h, w) = pad_to(img, self.cfg.multiple)
+        h, w = img.shape[-2:]
+        x, z = self.prepare(img)
         u = self.cfg.unshuffle
-        z = F.pixel_unshuffle(x, u) if u > 1 else x
         res, aux = self.body(z, **kw)
         base = x
         if self.cfg.affine_head:

@@ -236,9 +236,7 @@ class NDRRestore(RestorationNet):
         """The encoder skips and the latent level's input of ``img`` (``(1, 3, H, W)``), exactly as
         :meth:`body` computes them: tiled inference computes them once, in the statistics pass,
         and hands them back to :meth:`body` through ``encoded``."""
-        x, _ = pad_to(img, self.cfg.multiple)
-        u = self.cfg.unshuffle
-        return self.unet.encode_skips(F.pixel_unshuffle(x, u) if u > 1 else x)
+        return self.unet.encode_skips(self.prepare(img)[1])
 
     def gate_input_sums(
         self, img: Tensor, box: tuple[int, int, int, int], encoded: tuple[list[Tensor], Tensor] | None = None
