@@ -142,6 +142,9 @@ class Trainer:
         if device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
         params = list(self.model.parameters()) + (list(self.degrad.parameters()) if self.degrad else [])
+        if cfg.train_only:
+            params = self._freeze_all_but(cfg.train_only)
+        self.degrad_trains = self.degrad is not None and any(p.requires_grad for p in self.degrad.parameters())
         self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
         self.params = params
         self.step = 0
@@ -157,10 +160,23 @@ class Trainer:
         self.fwd_degrad = self.degrad
         if world > 1:
             self.fwd_model = nn.parallel.DistributedDataParallel(self.model, device_ids=[device.index])
-            if self.degrad is not None:
+            if self.degrad_trains:
                 self.fwd_degrad = nn.parallel.DistributedDataParallel(self.degrad, device_ids=[device.index])
         if cfg.compile:
             self.fwd_model = torch.compile(self.fwd_model)
+
+    def _freeze_all_but(self, prefixes: tuple[str, ...]) -> list[nn.Parameter]:
+        """Freeze every parameter (NDR-Degrad's too) but those named with one of ``prefixes``;
+        returns the ones left to train."""
+        named = list(self.model.named_parameters())
+        for name, p in named:
+            p.requires_grad_(name.startswith(prefixes))
+        if self.degrad is not None:
+            self.degrad.requires_grad_(False)
+        params = [p for _, p in named if p.requires_grad]
+        if not params:
+            raise ValueError(f"train_only={list(prefixes)} matches no parameter of {self.cfg.model}")
+        return params
 
     # ----------------------------------------------------------------- checkpoints
     def save(self) -> None:
@@ -287,7 +303,7 @@ class Trainer:
                 bce = F.binary_cross_entropy_with_logits(aux["logits"].float(), labels)
                 total = total + cfg.estimator_weight * bce
                 stats["bce"] = bce.item()
-            if self.fwd_degrad is not None and cfg.degrad_weight > 0 and use != "restore":
+            if self.degrad_trains and cfg.degrad_weight > 0 and use != "restore":
                 pred = self.fwd_degrad(clean, aux["queries"])
                 l_deg = F.l1_loss(pred.float(), deg.float())
                 total = total + cfg.degrad_weight * l_deg
