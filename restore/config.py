@@ -85,9 +85,6 @@ class ModelConfig:
     estimator_texture: bool = False
     up_kernel: int = 3
     affine_head: bool = False
-    detail_width: int = 0
-    detail_layers: int = 2
-    detail_context: int = 4
 
     def __post_init__(self) -> None:
         choices = {"arch": ("ndr", "dfpir", "plain"), "block": ("restormer", "resconv"), "injection": ("di", "concat")}
@@ -96,8 +93,6 @@ class ModelConfig:
                 raise ValueError(f"{key}={getattr(self, key)!r} is not one of {valid}")
         if len(self.mults) != 4 or len(self.enc_blocks) != 3 or len(self.dec_blocks) != 3 or len(self.heads) != 4:
             raise ValueError("mults and heads need 4 entries, enc_blocks and dec_blocks 3")
-        if self.detail_width < 0 or self.detail_layers < 0 or self.detail_context < 0:
-            raise ValueError("detail_width, detail_layers and detail_context must be >= 0")
         if not 0 < self.keep_ratio <= 1:
             raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio}")
 
@@ -145,7 +140,7 @@ class TrainConfig:
         val_size: side of the validation crops; val_grid: a ``val_grid x val_grid`` lattice of
             crops per validation photo (1: the centre crop only).
         train_only: train only the parameters whose names start with one of these prefixes
-            (e.g. ``unet.detail``): the rest of the network, NDR-Degrad and the estimator stay as
+            (e.g. ``unet.affine``): the rest of the network, NDR-Degrad and the estimator stay as
             warm-started. Empty: train everything.
         seed: seeds crops, synthesis and init.
         threads: torch CPU threads (0 = torch's default).
@@ -219,8 +214,6 @@ PRESETS: dict[str, ModelConfig] = {
         unshuffle=2,
         degrad_width=8,
         estimator_hidden=16,
-        detail_width=4,
-        detail_context=2,
     ),
     "dfpir-paper": ModelConfig(
         arch="dfpir",

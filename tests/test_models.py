@@ -261,33 +261,6 @@ def test_affine_head_switch_adds_one_convolution():
     assert without <= with_head
 
 
-def test_detail_head_switch_adds_a_full_resolution_head():
-    with_head = names(tiny("ndr-tiny"))
-    without = names(tiny("ndr-tiny", detail_width=0))
-    added = with_head - without
-    assert without <= with_head and added
-    assert all(n.startswith(("unet.detail.", "unet.context.")) for n in added)
-    deeper = names(tiny("ndr-tiny", detail_layers=3)) - with_head
-    assert deeper == {"unet.detail.hidden.3.weight", "unet.detail.hidden.3.bias"}
-    with pytest.raises(ValueError, match="detail_width"):
-        preset("ndr-tiny", detail_width=-1)
-
-
-def test_detail_head_works_per_pixel_at_full_resolution():
-    model = tiny("ndr-tiny")
-    x = image()
-    with torch.no_grad():
-        base = model(x)[0]
-        model.unet.detail.out.weight.normal_(0, 0.05)
-        model.unet.detail.out.bias.zero_()
-        out = model(x)[0]
-    assert out.shape == base.shape and not torch.allclose(out, base)
-    # The head's correction varies inside the 2x2 cells the unshuffled backbone sees as one position.
-    diff = out - base
-    cells = diff[..., : diff.shape[-2] // 2 * 2, : diff.shape[-1] // 2 * 2]
-    assert (cells[..., 0::2, 0::2] - cells[..., 1::2, 1::2]).abs().max() > 1e-4
-
-
 def test_texture_pooling_sees_fine_structure():
     from restore.models.ndr import pooled_features
 

@@ -339,7 +339,7 @@ def test_warm_start_copies_an_older_network_and_keeps_new_zero_heads(run, photos
 
 
 def test_train_only_updates_the_named_parameters_alone(photos, tmp_path):
-    t = trainer(photos, tmp_path / "head", train_only=("unet.detail", "unet.context"), lr=1e-2, warmup=1)
+    t = trainer(photos, tmp_path / "head", train_only=("unet.affine", "unet.out"), lr=1e-2, warmup=1)
     before = {k: v.clone() for k, v in t.model.state_dict().items()}
     degrad_before = {k: v.clone() for k, v in t.degrad.state_dict().items()}
     for _ in range(2):
@@ -347,8 +347,8 @@ def test_train_only_updates_the_named_parameters_alone(photos, tmp_path):
     assert math.isfinite(stats["loss"]) and "loss_degrad" not in stats, "a frozen NDR-Degrad is not run"
     after = t.model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert changed and all(k.startswith(("unet.detail.", "unet.context.")) for k in changed)
-    assert "unet.detail.out.weight" in changed
+    assert changed and all(k.startswith(("unet.affine.", "unet.out.")) for k in changed)
+    assert "unet.out.weight" in changed
     assert all(torch.equal(v, t.degrad.state_dict()[k]) for k, v in degrad_before.items())
     with pytest.raises(ValueError, match="matches no parameter"):
         trainer(photos, tmp_path / "none", train_only=("no.such.module",))

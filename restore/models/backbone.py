@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restore.config import ModelConfig
-from restore.models.blocks import DetailHead, Downsample, Upsample, stage
+from restore.models.blocks import Downsample, Upsample, stage
 
 
 class UNet(nn.Module):
@@ -59,11 +59,6 @@ class UNet(nn.Module):
             self.affine = nn.Conv2d(top, 6, 3, padding=1)  # log-gain (3) and offset (3)
             nn.init.zeros_(self.affine.weight)
             nn.init.zeros_(self.affine.bias)
-        self.context: nn.Conv2d | None = None
-        self.detail: DetailHead | None = None
-        if cfg.detail_width:
-            self.context = nn.Conv2d(top, cfg.detail_context * cfg.unshuffle**2, 1)
-            self.detail = DetailHead(context=cfg.detail_context, width=cfg.detail_width, layers=cfg.detail_layers)
 
     def encode_skips(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
         """The three encoder skips (fine to coarse) and the input of the latent level."""
@@ -81,19 +76,16 @@ class UNet(nn.Module):
         return skips, self.latent(h)
 
     def decode(self, latent: Tensor, skips: list[Tensor]) -> Tensor:
-        """Decoder over (possibly modulated) skips, coarse to fine; returns the output residual,
-        with the 6 affine channels (``cfg.affine_head``) and then the detail head's context
-        channels (``cfg.detail_width``) appended."""
+        """Decoder over (possibly modulated) skips, coarse to fine; returns the output residual
+        (with the 6 affine channels appended when ``cfg.affine_head``)."""
         h = latent
         for j, (up, reduce, dec) in enumerate(zip(self.ups, self.reduces, self.decoders, strict=True)):
             h = up(h)
             h = dec(reduce(torch.cat([h, skips[2 - j]], dim=1)))
         h = self.refine(h)
-        heads = [self.out(h)]
-        for extra in (self.affine, self.context):
-            if extra is not None:
-                heads.append(extra(h))
-        return heads[0] if len(heads) == 1 else torch.cat(heads, dim=1)
+        if self.affine is None:
+            return self.out(h)
+        return torch.cat([self.out(h), self.affine(h)], dim=1)
 
 
 def pad_to(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
@@ -109,8 +101,7 @@ def pad_to(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
 class RestorationNet(nn.Module):
     """Base class: pads, unshuffles, runs ``body`` and adds the global input residual.
 
-    Subclasses own the backbone as ``self.unet`` (whose optional detail head runs here, at full
-    resolution) and implement ``body(x_unshuffled, **kw) -> (residual, aux)``.
+    Subclasses implement ``body(x_unshuffled, **kw) -> (residual, aux)``.
     """
 
     cfg: ModelConfig
@@ -128,22 +119,16 @@ class RestorationNet(nn.Module):
         h, w = img.shape[-2:]
         x, z = self.prepare(img)
         u = self.cfg.unshuffle
-        out, aux = self.body(z, **kw)
-        res, extra = out[:, : 3 * u * u], out[:, 3 * u * u :]  # (B, 3u², h/u, w/u), the heads' rest
+        res, aux = self.body(z, **kw)
         base = x
         if self.cfg.affine_head:
-            affine, extra = extra[:, :6], extra[:, 6:]
+            res, affine = res[:, : 3 * u * u], res[:, 3 * u * u :]
             if u > 1:
                 affine = F.interpolate(affine, scale_factor=u, mode="bilinear", align_corners=False)
             base = x * torch.exp(affine[:, :3].clamp(-4.0, 4.0)) + affine[:, 3:]
         if u > 1:
             res = F.pixel_shuffle(res, u)
-        y = base + res
-        detail = self.unet.detail
-        if detail is not None:
-            context = F.pixel_shuffle(extra, u) if u > 1 else extra  # (B, detail_context, H, W)
-            y = y + detail(x, y, context)
-        return y[..., :h, :w], aux
+        return (base + res)[..., :h, :w], aux
 
     def body(self, z: Tensor, **kw: object) -> tuple[Tensor, dict]:  # pragma: no cover - abstract
         raise NotImplementedError

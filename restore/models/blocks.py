@@ -160,27 +160,3 @@ class Upsample(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.pixel_shuffle(self.conv(x), 2)
-
-
-class DetailHead(nn.Module):
-    """A small full-resolution CNN that corrects a restored image with detail from its input.
-
-    Reads ``(input, restored, context)`` and returns a residual for ``restored``; its last
-    convolution is zero-initialised, so a fresh head is the identity correction.
-    """
-
-    def __init__(self, *, context: int, width: int, layers: int) -> None:
-        super().__init__()
-        convs = [nn.Conv2d(6 + context, width, 3, padding=1)]
-        convs += [nn.Conv2d(width, width, 3, padding=1) for _ in range(layers)]
-        self.hidden = nn.ModuleList(convs)
-        self.out = nn.Conv2d(width, 3, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, x: Tensor, restored: Tensor, context: Tensor) -> Tensor:
-        """Args: x, restored ``(B, 3, H, W)``; context ``(B, context, H, W)``. Returns ``(B, 3, H, W)``."""
-        h = torch.cat([x, restored, context], dim=1)
-        for conv in self.hidden:
-            h = F.leaky_relu(conv(h), 0.1)
-        return self.out(h)
