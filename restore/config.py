@@ -50,6 +50,10 @@ class ModelConfig:
         estimator_texture: the estimator also reads how finely each pooled map varies (mean
             absolute neighbour difference), besides its mean and std: each atom's activation map
             (NDR) or each encoder channel (DFPIR).
+        estimator_noise: DFPIR: the estimator also reads a robust estimate of the input's
+            white-noise level per colour channel (the median absolute finest-scale diagonal Haar
+            coefficient, at full resolution, on a log scale). Pooled at a quarter of the resolution, the encoder
+            features barely see noise of sigma 15 on a textured photo.
         up_kernel: kernel of the decoder's upsampling convolutions (3: Restormer's; 1: 9x fewer
             weights, for the size-capped CPU presets).
         affine_head: the decoder also predicts a smooth per-pixel gain and offset (at the
@@ -83,6 +87,7 @@ class ModelConfig:
     perm_seed: int = 0
     estimator_hidden: int = 64
     estimator_texture: bool = False
+    estimator_noise: bool = False
     up_kernel: int = 3
     affine_head: bool = False
 
@@ -228,7 +233,7 @@ PRESETS: dict[str, ModelConfig] = {
         heads=(1, 2, 4, 8),
         unshuffle=1,
     ),
-    "dfpir-small": ModelConfig(arch="dfpir", heads=(1, 1, 2, 2), estimator_texture=True),
+    "dfpir-small": ModelConfig(arch="dfpir", heads=(1, 1, 2, 2), estimator_texture=True, estimator_noise=True),
     "dfpir-tiny": ModelConfig(
         arch="dfpir",
         width=8,
@@ -239,6 +244,7 @@ PRESETS: dict[str, ModelConfig] = {
         heads=(1, 1, 1, 1),
         estimator_hidden=16,
         estimator_texture=True,
+        estimator_noise=True,
     ),
     "plain-small": ModelConfig(arch="plain", affine_head=True),
     "plain-tiny": ModelConfig(

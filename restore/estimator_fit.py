@@ -125,6 +125,7 @@ def refit(
     x, y = collect(model, sampler, g, samples, batch, tcfg.p_mixture, p_clean)
     scores = fit_head(model.estimator.net, x, y, seed=seed)
     scores["p_clean"] = p_clean
+    scores["seed"] = seed
     ckpt[key] = model.state_dict()
     ckpt["estimator_fit"] = json.dumps(scores)
     tmp = run / "last.pt.tmp"
@@ -139,10 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/photos"))
     parser.add_argument("--samples", type=int, default=4000)
     parser.add_argument("--patch", type=int, default=256, help="side of the fitting crops (px)")
+    parser.add_argument("--seed", type=int, default=1, help="seeds the crops, their degradations and the fit")
     parser.add_argument("--p-clean", type=float, default=0.05, help="share of clean crops (labelled: no type)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    scores = refit(args.run, args.data, args.samples, patch=args.patch, p_clean=args.p_clean)
+    scores = refit(args.run, args.data, args.samples, seed=args.seed, patch=args.patch, p_clean=args.p_clean)
     print(
         f"{args.run}: estimator refit on {scores['samples']} samples: held-out BCE {scores['val_bce']:.3f}, "
         f"top-1 on single types {100 * scores['val_top1_single']:.1f} %"

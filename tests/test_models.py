@@ -13,6 +13,7 @@ from restore.degradations import DEGRADATION_TYPES
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.blocks import topk_mask
 from restore.models.dfpir import DGPB, routing_weights, type_permutations
+from restore.models.ndr import noise_level
 from restore.models.ndr import CPGate, DegradationInjection
 from restore.weights import WeightsError, clean_state_dict, load_weights, read_config, save_weights
 
@@ -261,6 +262,27 @@ def test_affine_head_switch_adds_one_convolution():
     assert without <= with_head
 
 
+def test_noise_level_reads_the_sigma_of_white_noise_through_texture():
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 128), torch.linspace(0, 1, 128), indexing="ij")
+    scene = (0.5 + 0.3 * torch.sin(12 * xx + 5 * yy) + 0.1 * (xx > 0.5)).expand(2, 3, 128, 128)
+    for sigma in (5, 15, 50):
+        noisy = scene + sigma / 255 * torch.randn(2, 3, 128, 128, generator=g)
+        est = noise_level(noisy) * 255  # in grey levels
+        assert est.shape == (2, 3)
+        assert torch.allclose(est, torch.full((2, 3), float(sigma)), rtol=0.1), (sigma, est)
+    assert float(noise_level(scene).max()) * 255 < 1.0, "smooth shading and one edge are not noise"
+
+
+def test_dfpir_estimator_reads_the_noise_level_when_asked():
+    with_noise, without = tiny("dfpir-tiny"), tiny("dfpir-tiny", estimator_noise=False)
+    assert with_noise.estimator.net[0].in_features == without.estimator.net[0].in_features + 3
+    x = image(h=32, w=48)  # a multiple of the network's, so no padding: the estimate is the input's own
+    with torch.no_grad():
+        pooled = with_noise(x)[1]["estimator_input"]
+    assert torch.allclose(pooled[:, -3:], torch.log(10 * noise_level(x) + 0.02))
+
+
 def test_texture_pooling_sees_fine_structure():
     from restore.models.ndr import pooled_features
 
@@ -273,7 +295,7 @@ def test_texture_pooling_sees_fine_structure():
     assert torch.allclose(pooled_features([fine], texture=True)[0, 8:], torch.full((4,), 0.5))
     model = tiny("ndr-tiny")
     assert model.estimator.net[0].in_features == 3 * model.cfg.atoms * 3
-    dfpir = tiny("dfpir-tiny")
+    dfpir = tiny("dfpir-tiny", estimator_noise=False)
     chans = (*dfpir.unet.skip_channels, dfpir.unet.latent_channels)
     assert dfpir.estimator.net[0].in_features == 3 * sum(chans)
     with torch.no_grad():

@@ -7,7 +7,8 @@ that keeps only the top share of logits per row (attention perturbation).
 
 The paper is not blind (the type comes from a text prompt). Here the type comes from an
 estimator head on the (type-independent) encoder features, so one forward pass is blind: the
-mean and std of every channel and, with ``estimator_texture``, how finely it varies.
+mean and std of every channel and, with ``estimator_texture``, how finely it varies; with
+``estimator_noise``, also the input's noise level (:func:`restore.models.ndr.noise_level`).
 Mixtures: the permuted features are averaged with the type weights. Because the next operation
 is a 1x1 convolution (linear), this is exactly the probability-weighted blend of the per-type
 channel-perturbation outputs, at the cost of one pass instead of six.
@@ -16,13 +17,14 @@ channel-perturbation outputs, at the cost of one pass instead of six.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restore.config import ModelConfig
 from restore.degradations import DEGRADATION_TYPES
 from restore.models.backbone import RestorationNet, UNet
 from restore.models.blocks import GDFN, LayerNorm2d, channel_attention
-from restore.models.ndr import Estimator, pooled_features
+from restore.models.ndr import Estimator, noise_level, pooled_features
 
 NUM_TYPES = len(DEGRADATION_TYPES)
 
@@ -136,7 +138,8 @@ class DFPIR(RestorationNet):
             )
             for i, ch in enumerate(chans)
         )
-        self.estimator = Estimator((3 if cfg.estimator_texture else 2) * sum(chans), cfg.estimator_hidden)
+        inputs = (3 if cfg.estimator_texture else 2) * sum(chans) + (3 if cfg.estimator_noise else 0)
+        self.estimator = Estimator(inputs, cfg.estimator_hidden)
 
     def body(
         self, z: Tensor, weights: Tensor | None = None, routing: str = "blend", blind: Tensor | None = None, **_: object
@@ -144,6 +147,12 @@ class DFPIR(RestorationNet):
         skips, latent = self.unet.encode(z)
         feats = [*skips, latent]
         pooled = pooled_features([f.detach() for f in feats], self.cfg.estimator_texture)
+        if self.cfg.estimator_noise:
+            u = self.cfg.unshuffle
+            img = F.pixel_shuffle(z, u) if u > 1 else z  # (B, 3, H, W), the padded input
+            # On a log scale: sigma 2 vs 5 grey levels (clean vs mildly noisy) matters as much as 20 vs 50.
+            sigma = noise_level(img.detach())
+            pooled = torch.cat([pooled, torch.log(10 * sigma + 0.02)], dim=1)
         logits = self.estimator(pooled)
         guess = routing_weights(torch.sigmoid(logits.detach()), routing)
         if weights is None:

@@ -152,6 +152,18 @@ def pooled_features(maps: list[Tensor], texture: bool = False) -> Tensor:
     return torch.cat(out, 1)
 
 
+def noise_level(img: Tensor) -> Tensor:
+    """``(B, 3, H, W)`` in [0, 1] -> ``(B, 3)``: each channel's white-noise sigma (same units).
+
+    Donoho's robust estimate: the median absolute diagonal (HH) coefficient of a one-level Haar
+    transform over 0.6745. Texture and edges reach only a minority of the coefficients, so the
+    median follows the noise (and falls to nearly 0 on blurred or upsampled images).
+    """
+    x = img[..., : img.shape[-2] // 2 * 2, : img.shape[-1] // 2 * 2].float()
+    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    return hh.abs().flatten(2).median(dim=2).values / 0.6745
+
+
 class NDRDegrad(nn.Module):
     """Training-only CNN U-Net: clean image -> degraded image, steered by the queried features.
 
