@@ -13,8 +13,7 @@ from restore.degradations import DEGRADATION_TYPES
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.blocks import topk_mask
 from restore.models.dfpir import DGPB, routing_weights, type_permutations
-from restore.models.ndr import noise_level
-from restore.models.ndr import CPGate, DegradationInjection
+from restore.models.ndr import CPGate, DegradationInjection, noise_level
 from restore.weights import WeightsError, clean_state_dict, load_weights, read_config, save_weights
 
 H, W = 37, 53
