@@ -52,8 +52,8 @@ class ModelConfig:
             (NDR) or each encoder channel (DFPIR).
         estimator_noise: DFPIR: the estimator also reads a robust estimate of the input's
             white-noise level per colour channel (the median absolute finest-scale diagonal Haar
-            coefficient, at full resolution, on a log scale). Pooled at a quarter of the resolution, the encoder
-            features barely see noise of sigma 15 on a textured photo.
+            coefficient, at full resolution, on a log scale). Pooled at a quarter of the
+            resolution, the encoder features barely see noise of sigma 15 on a textured photo.
         up_kernel: kernel of the decoder's upsampling convolutions (3: Restormer's; 1: 9x fewer
             weights, for the size-capped CPU presets).
         affine_head: the decoder also predicts a smooth per-pixel gain and offset (at the
