@@ -131,14 +131,18 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
                         label="Tile size (px)",
                     )
                     r_overlap = gr.Slider(0, 128, value=32, step=8, label="Tile overlap (px)")
+                    r_refine = gr.Checkbox(
+                        value=True,
+                        label="Wiener refinement: give back the fine texture the network smoothed away with the noise",
+                    )
                 r_button = gr.Button("Restore", variant="primary", elem_id="restore-button")
-                restore_inputs = [r_image, r_model, r_upscale, r_strength, r_tile, r_overlap]
+                restore_inputs = [r_image, r_model, r_upscale, r_strength, r_tile, r_overlap, r_refine]
                 restore_outputs = [r_slider, r_file, r_info]
                 examples = None
                 degraded = restore_examples()
                 if MODEL_NAMES and degraded:
                     examples = gr.Examples(
-                        [[p, MODEL_NAMES[0], 1, 100, 0, 32] for p in degraded],
+                        [[p, MODEL_NAMES[0], 1, 100, 0, 32, True] for p in degraded],
                         restore_inputs,
                         restore_outputs,
                         fn=restore_image,
@@ -169,7 +173,7 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
             examples.cache_event.success(**explain)
         c_button.click(
             compare_models,
-            [r_image, r_upscale, r_strength, r_tile, r_overlap],
+            [r_image, r_upscale, r_strength, r_tile, r_overlap, r_refine],
             [c_slider, c_info],
             api_name="compare",
             preprocess=False,

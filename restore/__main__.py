@@ -55,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="DFPIR only: the known degradation (repeatable); default: blind",
     )
+    parser.add_argument(
+        "--no-refine",
+        dest="refine",
+        action="store_false",
+        help="skip the pilot-guided Wiener refinement after the network (restore.refine)",
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -101,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             overlap=args.overlap,
             progress=progress,
             task=tuple(args.task) if args.task else None,
+            refine=args.refine,
         )
         bar.close()
         stem = path.stem

@@ -6,7 +6,9 @@ The images, cases and seeded inputs are defined in :mod:`restore.benchmark` (re-
 same inputs. Scores are RGB, full image (see :mod:`restore.metrics`).
 
 A model is anything with ``restore(img, upscale=..., [task=...]) -> uint8 RGB``; a name ending in
-``:oracle`` is also told the true degradation types (``task=case.types``).
+``:oracle`` is also told the true degradation types (``task=case.types``), one ending in ``:raw``
+is scored without the Wiener refinement (``refine=False``: the network alone), and ``:dominant``
+routes DFPIR by its most likely type.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ logger = logging.getLogger(__name__)
 ORACLE_SUFFIX = ":oracle"
 #: DFPIR blind, routed by the single most likely type instead of the probability blend.
 DOMINANT_SUFFIX = ":dominant"
+#: The network alone, without the Wiener refinement that follows it by default.
+RAW_SUFFIX = ":raw"
+SUFFIXES = (ORACLE_SUFFIX, DOMINANT_SUFFIX, RAW_SUFFIX)
 INPUT = "input"
 CHAIN = "chain"
 
@@ -62,6 +67,8 @@ def _model_method(name: str, restorer: RestorerLike) -> Method:
         return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, task=c.types))
     if name.endswith(DOMINANT_SUFFIX):
         return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, routing="dominant"))
+    if name.endswith(RAW_SUFFIX):
+        return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, refine=False))
     return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale))
 
 
@@ -258,7 +265,9 @@ def load_restorers(names: Sequence[str]) -> dict[str, RestorerLike]:
     loaded: dict[str, RestorerLike] = {}
     out: dict[str, RestorerLike] = {}
     for name in names:
-        base = name.removesuffix(ORACLE_SUFFIX).removesuffix(DOMINANT_SUFFIX)
+        base = name
+        for suffix in SUFFIXES:
+            base = base.removesuffix(suffix)
         if base not in loaded:
             loaded[base] = Restorer.from_pretrained(base)
         out[name] = loaded[base]

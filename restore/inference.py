@@ -21,6 +21,7 @@ from restore.images import to_rgb_uint8
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.dfpir import routing_weights
 from restore.weights import WEIGHTS_DIR, WeightsError, degrad_path, load_weights, read_config, read_metadata
+from restore.refine import image_noise_sigma, wiener_refine
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +268,7 @@ class Restorer:
         progress: ProgressFn | None = None,
         task: Sequence[str] | str | None = None,
         routing: str = "blend",
+        refine: bool = True,
     ) -> np.ndarray:
         """Restore an image.
 
@@ -280,6 +282,10 @@ class Restorer:
                 first reads every tile once more, so its total is twice :func:`tile_count`).
             task: DFPIR only: the known degradation type(s) (oracle routing); None = blind.
             routing: DFPIR blind routing, "blend" (by probability) or "dominant".
+            refine: follow the network with the pilot-guided Wiener refinement
+                (:mod:`restore.refine`), which gives back the fine texture the network smoothed
+                away with the noise, where the input is consistent with "clean + noise". Only at
+                ``upscale=1`` (upscaled noise is not white).
 
         Returns:
             ``(H*upscale, W*upscale, 3)`` uint8 RGB.
@@ -293,23 +299,39 @@ class Restorer:
             h, w = rgb.shape[:2]
             rgb = cv2.resize(rgb, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
         weights = self._routing(rgb, task, routing)
+        sigma = image_noise_sigma(rgb) if refine and upscale == 1 else None
         h, w = rgb.shape[:2]
         if tile is None:
             tile = auto_tile(h, w)
         if tile and tile < 2 * overlap + 8:
             raise ValueError(f"tile ({tile}) must be at least 2 * overlap + 8 = {2 * overlap + 8}")
         if tile_count(h, w, tile, overlap) == 1:
-            out = self._run(self._tensor(rgb), weights)[0].permute(1, 2, 0).float().cpu().numpy()
+            x = self._tensor(rgb)
+            out = self._refined(x, self._run(x, weights), sigma)[0].permute(1, 2, 0).float().cpu().numpy()
             if progress:
                 progress(1, 1)
         else:
-            out = self._tiled(rgb, tile, overlap, weights, progress)
+            out = self._tiled(rgb, tile, overlap, weights, progress, sigma)
         if strength < 1.0:
             out = strength * out + (1.0 - strength) * (rgb.astype(np.float32) / 255.0)
         return (np.clip(out, 0, 1) * 255.0 + 0.5).astype(np.uint8)
 
+    @staticmethod
+    def _refined(x: Tensor, y: Tensor, sigma: Tensor | None) -> Tensor:
+        """``y`` after the Wiener refinement against ``x`` (``sigma``: the whole image's noise
+        level per opponent channel; None: no refinement)."""
+        if sigma is None:
+            return y
+        return wiener_refine(x, y, sigma)[0].clamp_(0, 1)
+
     def _tiled(
-        self, rgb: np.ndarray, tile: int, overlap: int, weights: Tensor | None, progress: ProgressFn | None
+        self,
+        rgb: np.ndarray,
+        tile: int,
+        overlap: int,
+        weights: Tensor | None,
+        progress: ProgressFn | None,
+        sigma: Tensor | None = None,
     ) -> np.ndarray:
         """Restore tile by tile into float32 accumulators (memory ~ 16 bytes per pixel).
 
@@ -334,7 +356,9 @@ class Restorer:
                 patch = rgb[y : y + tile, x : x + tile]
                 th, tw = patch.shape[:2]
                 enc = encoded.pop((y, x), None)
-                out = self._run(self._tensor(patch), weights, gate_means, enc)[0].permute(1, 2, 0).float().cpu().numpy()
+                xt = self._tensor(patch)
+                out = self._refined(xt, self._run(xt, weights, gate_means, enc), sigma)
+                out = out[0].permute(1, 2, 0).float().cpu().numpy()
                 wy = _ramp(th, overlap, y == 0, y + th >= h)
                 wx = _ramp(tw, overlap, x == 0, x + tw >= w)
                 wgt = (wy[:, None] * wx[None, :])[..., None]

@@ -28,6 +28,7 @@ from restore.atlas import Atlas, load_atlas
 from restore.degradations import degrade_image
 from restore.inference import tile_count, weights_dir
 from restore.metrics import psnr
+from restore.refine import image_noise_sigma
 from restore.weights import WeightsError, fingerprint
 
 
@@ -118,7 +119,14 @@ def _png(img: np.ndarray, stem: str) -> str:
 
 
 def run_restore(
-    r: Restorer, img: np.ndarray, upscale: int, strength: float, tile: int, overlap: int, progress: Progress
+    r: Restorer,
+    img: np.ndarray,
+    upscale: int,
+    strength: float,
+    tile: int,
+    overlap: int,
+    progress: Progress,
+    refine: bool = True,
 ) -> tuple[np.ndarray, float, int]:
     """Run ``r.restore`` with the UI's units (strength in %); returns (result, seconds, number of tiles)."""
     h, w = img.shape[:2]
@@ -137,6 +145,7 @@ def run_restore(
             tile=int(tile) or None,
             overlap=int(overlap),
             progress=report,
+            refine=bool(refine),
         )
     except ValueError as err:  # e.g. a tile too small for its overlap
         raise UserError(str(err), title="Invalid settings") from err
@@ -158,6 +167,7 @@ def restore_image(
     strength: float = 100,
     tile: int = 0,
     overlap: int = 32,
+    refine: bool = True,
     progress: Progress = no_progress,
 ) -> tuple[tuple[np.ndarray, np.ndarray], str, str]:
     """Restore one image. Returns ((before, after), PNG path of the full-resolution result, info)."""
@@ -169,13 +179,23 @@ def restore_image(
         images.check_megapixels(w * s, h * s, images.max_megapixels(), name=f"the {s}x result")
     except images.ImageError as err:
         raise UserError(f"{err} Choose a smaller upscale factor.", title="Too large") from err
-    out, seconds, tiles = run_restore(r, img, s, strength, tile, overlap, progress)
+    out, seconds, tiles = run_restore(r, img, s, strength, tile, overlap, progress, refine)
     oh, ow = out.shape[:2]
     info = (
         f"**{r.name}** restored {w}x{h} → {ow}x{oh} ({ow * oh / 1e6:.2f} MP) in **{seconds:.2f} s**"
-        f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %)."
+        f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %). {_refine_note(img, s, refine)}"
     )
     return (_before(img, out), out), _png(out, f"restored_{r.name}"), info
+
+
+def _refine_note(img: np.ndarray, upscale: int, refine: bool) -> str:
+    """One sentence on the Wiener refinement and the noise level it worked with."""
+    if not refine:
+        return "Wiener refinement off."
+    if upscale != 1:
+        return "Wiener refinement off at upscale > 1 (upscaled noise is not white)."
+    sigma = float(image_noise_sigma(img)[0]) * 255.0
+    return f"Wiener refinement on (estimated noise: sigma {sigma:.1f} grey levels)."
 
 
 def _activation_plots(img: np.ndarray, a: Analysis) -> tuple[Figure | None, Figure | None]:
@@ -202,13 +222,14 @@ def compare_models(
     strength: float = 100,
     tile: int = 0,
     overlap: int = 32,
+    refine: bool = True,
     progress: Progress = no_progress,
 ) -> tuple[tuple[np.ndarray, np.ndarray], str]:
     """Every available model on one image: the first two share the slider (first on the left)."""
     img = load_upload(image)
     outs, lines = [], []
     for name in MODEL_NAMES or [None]:
-        out, seconds, _ = run_restore(get_model(name), img, upscale, strength, tile, overlap, progress)
+        out, seconds, _ = run_restore(get_model(name), img, upscale, strength, tile, overlap, progress, refine)
         outs.append(out)
         lines.append(f"- **{name}**: {seconds:.2f} s")
     if len(outs) == 1:

@@ -52,3 +52,15 @@ def test_cli_all_good_exits_zero_and_unknown_model_fails(
     assert main([str(img), "-o", str(tmp_path / "o"), "--model", "nope"]) == 2
     assert "unknown model" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.png"), "-o", str(tmp_path / "o")]) == 1
+
+
+def test_cli_no_refine_gives_the_network_alone(weights_dir: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    arr = np.clip(100 + 25 * rng.standard_normal((40, 48, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "n.png")
+    assert main([str(tmp_path / "n.png"), "-o", str(tmp_path / "ref"), "--quiet"]) == 0
+    assert main([str(tmp_path / "n.png"), "-o", str(tmp_path / "raw"), "--quiet", "--no-refine"]) == 0
+    raw = np.asarray(Image.open(tmp_path / "raw" / "n.png"))
+    direct = Restorer.from_pretrained("ndr-restore", directory=weights_dir).restore(arr, refine=False)
+    np.testing.assert_array_equal(raw, direct)
+    assert not np.array_equal(raw, np.asarray(Image.open(tmp_path / "ref" / "n.png")))
