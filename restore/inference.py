@@ -20,8 +20,8 @@ from restore.degradations import DEGRADATION_TYPES
 from restore.images import to_rgb_uint8
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.dfpir import routing_weights
-from restore.weights import WEIGHTS_DIR, WeightsError, degrad_path, load_weights, read_config, read_metadata
 from restore.refine import image_noise_sigma, wiener_refine
+from restore.weights import WEIGHTS_DIR, WeightsError, degrad_path, load_weights, read_config, read_metadata
 
 log = logging.getLogger(__name__)
 
