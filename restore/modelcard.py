@@ -66,7 +66,11 @@ resolution and low light without being told which. Models in this app: {models}.
   (channel permutations, sparse attention) so one set of weights routes differently per task; made blind
   here with our degradation estimator.
 
-Both are re-implemented in this repository at a CPU-friendly size and trained from scratch.
+Both are re-implemented in this repository at a CPU-friendly size and trained from scratch. After
+either network, a classical step gives back fine texture smoothed away with the noise: the network's
+output guides an empirical Wiener filter of the input (as in the second step of BM3D), and only where
+the difference between input and output looks like noise (`restore/refine.py`; a checkbox under
+*Advanced* turns it off).
 
 ## Training data
 Only synthetic degradations (`restore/degradations.py`) of 38 photographs from Debian's wallpaper
@@ -83,6 +87,9 @@ see `assets/examples/SOURCES.md`). Licences as stated in each package's copyrigh
   lens flare can differ from what the model has seen.
 - A small network: fine texture is often smoothed, strong blur and 4x low resolution are only partly
   undone, and mixtures of three degradations are hard. The Playground shows where it breaks.
+- The Wiener refinement assumes white noise. Noise that was blurred or resampled after it arose
+  (spatially correlated, as after demosaicking or resizing) leaves it 0.3-0.6 dB below the network
+  alone; untick *Wiener refinement* under *Advanced* for such photos.
 - Upscaling is bicubic followed by restoration, not a dedicated super-resolution network.
 - Uploads above {limit:g} megapixels are refused (set `RESTORE_MAX_MEGAPIXELS` to change that); large
   images are restored in tiles, never silently downscaled. The Playground and the analysis plots work on
@@ -94,7 +101,7 @@ Three named endpoints, for example with `gradio_client`:
 from gradio_client import Client, handle_file
 
 client = Client("http://127.0.0.1:7860/")
-# image, model, upscale (1, 2 or 4), strength in %, tile (0 = auto), tile overlap
+# image, model, upscale (1, 2 or 4), strength in %, tile (0 = auto), tile overlap[, refinement: True]
 (before, after), png, info = client.predict(
     handle_file("photo.jpg"), "ndr-restore", 1, 100, 0, 32, api_name="/restore"
 )
