@@ -133,7 +133,10 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
                     r_overlap = gr.Slider(0, 128, value=32, step=8, label="Tile overlap (px)")
                     r_refine = gr.Checkbox(
                         value=True,
-                        label="Wiener refinement: give back the fine texture the network smoothed away with the noise",
+                        label=(
+                            "Refinement after the network: a Wiener filter gives back fine texture smoothed away with"
+                            " the noise (1x); back-projection makes the result agree with your photo (2x, 4x)"
+                        ),
                     )
                 r_button = gr.Button("Restore", variant="primary", elem_id="restore-button")
                 restore_inputs = [r_image, r_model, r_upscale, r_strength, r_tile, r_overlap, r_refine]

@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         "--no-refine",
         dest="refine",
         action="store_false",
-        help="skip the pilot-guided Wiener refinement after the network (restore.refine)",
+        help="skip the classical refinement after the network: the pilot-guided Wiener filter at 1x "
+        "(restore.refine), gated back-projection when upscaling (restore.backproject)",
     )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -11,6 +11,7 @@ nlmeans    noise        OpenCV NL-means; strength from a blind (MAD) noise estim
 cbm3d      noise        CBM3D, only when the optional ``bm3d`` package is importable
 dcp        haze         dark channel prior with guided-filter refinement (He et al.)
 bicubic    lowres       bicubic upscaling of the small image
+bicubic-bp lowres       bicubic, then the gated back-projection the models use (Irani-Peleg)
 gamma      lowlight     percentile normalisation and an adaptive gamma
 rl-oracle  blur         Richardson-Lucy with the *true* kernel (an oracle, evaluation only)
 ========== ============ =====================================================================
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from restore.backproject import back_project
 from restore.classical import bicubic, brighten, cbm3d, check_rgb, dehaze_dcp, nlmeans, richardson_lucy
 from restore.degradations import ORDER
 
@@ -75,11 +77,20 @@ def _rl(img: np.ndarray, upscale: int, kernel: np.ndarray | None) -> np.ndarray:
     return richardson_lucy(img, kernel)
 
 
+def _bicubic_bp(img: np.ndarray, upscale: int) -> np.ndarray:
+    big = bicubic(img, upscale)
+    if upscale == 1:
+        return big
+    out, _ = back_project(big.astype(np.float32) / 255.0, img)
+    return (out * 255.0 + 0.5).astype(np.uint8)
+
+
 def _registry() -> dict[str, Baseline]:
     entries = [
         Baseline("nlmeans", lambda im, s, k: nlmeans(im), ("noise",), "OpenCV NL-means (blind MAD sigma)"),
         Baseline("dcp", lambda im, s, k: dehaze_dcp(im), ("haze",), "Dark channel prior + guided filter"),
         Baseline("bicubic", lambda im, s, k: bicubic(im, s), ("lowres",), "Bicubic upscaling"),
+        Baseline("bicubic-bp", lambda im, s, k: _bicubic_bp(im, s), ("lowres",), "Bicubic + back-projection"),
         Baseline("gamma", lambda im, s, k: brighten(im), ("lowlight",), "Percentile normalisation + gamma"),
         Baseline("rl-oracle", _rl, ("blur",), "Richardson-Lucy, 30 it., true kernel (oracle)", oracle=True),
     ]

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from restore.backproject import back_project
 from restore.config import ModelConfig
 from restore.degradations import DEGRADATION_TYPES
 from restore.images import to_rgb_uint8
@@ -282,10 +283,12 @@ class Restorer:
                 first reads every tile once more, so its total is twice :func:`tile_count`).
             task: DFPIR only: the known degradation type(s) (oracle routing); None = blind.
             routing: DFPIR blind routing, "blend" (by probability) or "dominant".
-            refine: follow the network with the pilot-guided Wiener refinement
-                (:mod:`restore.refine`), which gives back the fine texture the network smoothed
-                away with the noise, where the input is consistent with "clean + noise". Only at
-                ``upscale=1`` (upscaled noise is not white).
+            refine: follow the network with a classical refinement. At ``upscale=1`` the
+                pilot-guided Wiener refinement (:mod:`restore.refine`) gives back the fine texture
+                the network smoothed away with the noise, where the input is consistent with
+                "clean + noise". At ``upscale > 1`` gated back-projection
+                (:mod:`restore.backproject`) makes the output agree with the small input when
+                downscaled, where the input's only fault is its size.
 
         Returns:
             ``(H*upscale, W*upscale, 3)`` uint8 RGB.
@@ -295,6 +298,7 @@ class Restorer:
             raise ValueError(f"upscale must be 1, 2, 3 or 4, got {upscale}")
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
+        small = rgb
         if upscale > 1:
             h, w = rgb.shape[:2]
             rgb = cv2.resize(rgb, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
@@ -312,6 +316,8 @@ class Restorer:
                 progress(1, 1)
         else:
             out = self._tiled(rgb, tile, overlap, weights, progress, sigma)
+        if refine and upscale > 1:
+            out, _ = back_project(out, small)
         if strength < 1.0:
             out = strength * out + (1.0 - strength) * (rgb.astype(np.float32) / 255.0)
         return (np.clip(out, 0, 1) * 255.0 + 0.5).astype(np.uint8)

@@ -67,10 +67,12 @@ resolution and low light without being told which. Models in this app: {models}.
   here with our degradation estimator.
 
 Both are re-implemented in this repository at a CPU-friendly size and trained from scratch. After
-either network, a classical step gives back fine texture smoothed away with the noise: the network's
-output guides an empirical Wiener filter of the input (as in the second step of BM3D), and only where
-the difference between input and output looks like noise (`restore/refine.py`; a checkbox under
-*Advanced* turns it off).
+either network, a classical step refines the result. At 1x it gives back fine texture smoothed away
+with the noise: the network's output guides an empirical Wiener filter of the input (as in the second
+step of BM3D), only where the difference between input and output looks like noise
+(`restore/refine.py`). At 2x and 4x, back-projection makes the result agree with your photo when
+downscaled again, only where the photo's one fault is its size (`restore/backproject.py`). A checkbox
+under *Advanced* turns both off.
 
 ## Training data
 Only synthetic degradations (`restore/degradations.py`) of 38 photographs from Debian's wallpaper
@@ -90,7 +92,8 @@ see `assets/examples/SOURCES.md`). Licences as stated in each package's copyrigh
 - The Wiener refinement assumes white noise. Noise that was blurred or resampled after it arose
   (spatially correlated, as after demosaicking or resizing) leaves it 0.3-0.6 dB below the network
   alone; untick *Wiener refinement* under *Advanced* for such photos.
-- Upscaling is bicubic followed by restoration, not a dedicated super-resolution network.
+- Upscaling is bicubic followed by restoration and back-projection, not a dedicated super-resolution
+  network: on the benchmark, bicubic + back-projection alone scores as well at 2x and 4x.
 - Uploads above {limit:g} megapixels are refused (set `RESTORE_MAX_MEGAPIXELS` to change that); large
   images are restored in tiles, never silently downscaled. The Playground and the analysis plots work on
   a copy at most {side} px on the long side.

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 
 from restore import Analysis, Restorer, available_models, images, plots
 from restore.atlas import Atlas, load_atlas
+from restore.backproject import noise_weight
 from restore.degradations import degrade_image
 from restore.inference import tile_count, weights_dir
 from restore.metrics import psnr
@@ -189,11 +190,15 @@ def restore_image(
 
 
 def _refine_note(img: np.ndarray, upscale: int, refine: bool) -> str:
-    """One sentence on the Wiener refinement and the noise level it worked with."""
+    """One sentence on the refinement after the network (Wiener at 1x, back-projection when
+    upscaling) and the noise level it worked with."""
     if not refine:
-        return "Wiener refinement off."
+        return "Refinement off."
     if upscale != 1:
-        return "Wiener refinement off at upscale > 1 (upscaled noise is not white)."
+        weight = noise_weight(img)
+        if weight == 0.0:
+            return "Back-projection off: the input looks noisy, and matching it would bring the noise back."
+        return f"Back-projection on (at {weight:.0%} where the image only needed enlarging)."
     sigma = float(image_noise_sigma(img)[0]) * 255.0
     return f"Wiener refinement on (estimated noise: sigma {sigma:.1f} grey levels)."
 

@@ -142,7 +142,7 @@ def test_restorer_refines_by_default_and_not_when_asked(tiny: Restorer) -> None:
     refined = tiny.restore(img)
     assert refined.shape == raw.shape == img.shape
     assert not np.array_equal(raw, refined)
-    # upscaled inputs are not refined (their noise is not white)
+    # upscaled, a noisy input is not back-projected either (that would bring the noise back)
     assert np.array_equal(tiny.restore(img, upscale=2), tiny.restore(img, upscale=2, refine=False))
 
 
