@@ -198,7 +198,8 @@ def _refine_note(img: np.ndarray, upscale: int, refine: bool) -> str:
         weight = noise_weight(img)
         if weight == 0.0:
             return "Back-projection off: the input looks noisy, and matching it would bring the noise back."
-        return f"Back-projection on (at {weight:.0%} where the image only needed enlarging)."
+        note = "" if weight == 1.0 else f" at {weight:.0%} strength, as the input looks slightly noisy"
+        return f"Back-projection on{note}: downscaled, the result matches your photo where its tone was kept."
     sigma = float(image_noise_sigma(img)[0]) * 255.0
     return f"Wiener refinement on (estimated noise: sigma {sigma:.1f} grey levels)."
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -109,3 +110,18 @@ def test_restorer_back_projects_when_upscaling_and_not_when_asked() -> None:
     refined = tiny.restore(small, upscale=2)
     assert refined.shape == raw.shape == (64, 80, 3)
     assert not np.array_equal(raw, refined)
+
+
+def test_the_app_says_which_refinement_ran() -> None:
+    from restore.studio import _refine_note
+
+    _, small, _ = _case(2)
+    rng = np.random.default_rng(1)
+    noisy = np.clip(small + rng.normal(0, 15, small.shape), 0, 255).astype(np.uint8)
+    assert _refine_note(small, 2, False) == "Refinement off."
+    assert _refine_note(small, 2, True).startswith("Back-projection on:")
+    assert _refine_note(noisy, 2, True).startswith("Back-projection off")
+    wiener = re.fullmatch(
+        r"Wiener refinement on \(estimated noise: sigma ([\d.]+) grey levels\)\.", _refine_note(noisy, 1, True)
+    )
+    assert wiener is not None and 12 < float(wiener.group(1)) < 18
