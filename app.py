@@ -135,7 +135,8 @@ with gr.Blocks(title="Restoration studio", delete_cache=(3600, 3600)) as demo:
                         value=True,
                         label=(
                             "Refinement after the network: a Wiener filter gives back fine texture smoothed away with"
-                            " the noise (1x); back-projection makes the result agree with your photo (2x, 4x)"
+                            " the noise, and hazy photos are also dehazed at the scale the network was trained on"
+                            " (1x); back-projection makes the result agree with your photo (2x, 4x)"
                         ),
                     )
                 r_button = gr.Button("Restore", variant="primary", elem_id="restore-button")

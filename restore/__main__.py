@@ -53,14 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         "--task",
         choices=DEGRADATION_TYPES,
         action="append",
-        help="DFPIR only: the known degradation (repeatable); default: blind",
+        help="the known degradation (repeatable): routes DFPIR, and decides the haze pass of both "
+        "models instead of the estimator; default: blind",
     )
     parser.add_argument(
         "--no-refine",
         dest="refine",
         action="store_false",
-        help="skip the classical refinement after the network: the pilot-guided Wiener filter at 1x "
-        "(restore.refine), gated back-projection when upscaling (restore.backproject)",
+        help="skip the classical refinements after the network: at 1x the pilot-guided Wiener filter "
+        "(restore.refine) and, on hazy photos, the haze pass (restore.hazedetail); gated "
+        "back-projection when upscaling (restore.backproject)",
     )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from restore.degradations import DEGRADATION_TYPES
+
 T = TypeVar("T")
 
 
@@ -136,6 +138,8 @@ class TrainConfig:
         alternate: alternate restoration and degradation updates (paper text) instead of one
             joint step (public code).
         p_mixture, p_clean: the sampler's mix (see ``restore.degradations.sample``).
+        type_weights: relative odds of the single types (YAML: a mapping such as ``{haze: 3}``;
+            unnamed types keep 1), to spend a fine-tune on the weakest type; empty: balanced.
         predicted_label_fraction: DFPIR: share of samples routed by the estimator's prediction
             instead of the true label, so the network tolerates estimator mistakes.
         ema: decay of an exponential moving average of the restoration network's weights (0 = off,
@@ -171,6 +175,7 @@ class TrainConfig:
     alternate: bool = False
     p_mixture: float = 0.25
     p_clean: float = 0.02
+    type_weights: tuple[tuple[str, float], ...] = ()
     predicted_label_fraction: float = 0.2
     ema: float = 0.0
     val_every: int = 500
@@ -190,6 +195,9 @@ class TrainConfig:
             raise ValueError(f"loss={self.loss!r} is not one of {LOSSES}")
         if self.val_grid < 1:
             raise ValueError(f"val_grid={self.val_grid} must be at least 1")
+        names = [t for t, _ in self.type_weights]
+        if sorted(set(names) - set(DEGRADATION_TYPES)) or any(w < 0 for _, w in self.type_weights):
+            raise ValueError(f"type_weights={dict(self.type_weights)}: keys among {DEGRADATION_TYPES}, weights >= 0")
 
 
 PRESETS: dict[str, ModelConfig] = {
@@ -278,8 +286,9 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of config keys")
     data.update({k: v for k, v in overrides.items() if v is not None})
-    if isinstance(data.get("model_overrides"), dict):
-        data["model_overrides"] = tuple(sorted(data["model_overrides"].items()))
+    for key in ("model_overrides", "type_weights"):
+        if isinstance(data.get(key), dict):
+            data[key] = tuple(sorted(data[key].items()))
     return replace_checked(TrainConfig(), data)
 
 

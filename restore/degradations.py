@@ -280,7 +280,14 @@ TRAIN_MIXTURES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def sample(x: Tensor, generator: torch.Generator, *, p_mixture: float = 0.25, p_clean: float = 0.02) -> Degraded:
+def sample(
+    x: Tensor,
+    generator: torch.Generator,
+    *,
+    p_mixture: float = 0.25,
+    p_clean: float = 0.02,
+    type_weights: Mapping[str, float] | None = None,
+) -> Degraded:
     """Degrade a training batch with random types and severities, one draw per sample.
 
     The mix: with probability ``p_clean`` a sample stays clean (the network must leave clean
@@ -291,11 +298,27 @@ def sample(x: Tensor, generator: torch.Generator, *, p_mixture: float = 0.25, p_
     Args:
         x: ``(B, 3, H, W)`` clean patches in ``[0, 1]`` on the training device.
         generator: on ``x``'s device.
+        type_weights: relative odds of the single types (``{"haze": 3}``: haze three times as
+            often as each unnamed type, which keeps weight 1); None or empty: balanced.
     """
     b = x.shape[0]
     dev = x.device
     u = torch.rand(b, generator=generator, device=dev)
-    single = torch.randint(0, len(DEGRADATION_TYPES), (b,), generator=generator, device=dev)
+    if type_weights:
+        unknown = sorted(set(type_weights) - set(DEGRADATION_TYPES))
+        if (
+            unknown
+            or any(w < 0 for w in type_weights.values())
+            or not any(type_weights.get(t, 1.0) > 0 for t in DEGRADATION_TYPES)
+        ):
+            raise ValueError(
+                f"type_weights {dict(type_weights)}: keys must be among {DEGRADATION_TYPES}, "
+                "weights non-negative and not all zero"
+            )
+        odds = torch.tensor([float(type_weights.get(t, 1.0)) for t in DEGRADATION_TYPES], device=dev)
+        single = torch.multinomial(odds, b, replacement=True, generator=generator)
+    else:
+        single = torch.randint(0, len(DEGRADATION_TYPES), (b,), generator=generator, device=dev)
     mix = torch.randint(0, len(TRAIN_MIXTURES), (b,), generator=generator, device=dev)
     active = torch.zeros(b, len(DEGRADATION_TYPES), dtype=torch.bool, device=dev)
     active[torch.arange(b, device=dev), single] = True

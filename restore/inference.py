@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from restore.backproject import back_project
 from restore.config import ModelConfig
 from restore.degradations import DEGRADATION_TYPES
+from restore.hazedetail import haze_pass, pass_weights, working_copy
 from restore.images import to_rgb_uint8
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.dfpir import routing_weights
@@ -227,19 +228,26 @@ class Restorer:
         x = x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
         return x.contiguous(memory_format=torch.channels_last)
 
-    def _routing(self, img: np.ndarray, task: Sequence[str] | str | None, routing: str) -> Tensor | None:
-        """DFPIR's type weights ``(1, 6)`` for a whole image, decided once for all tiles."""
-        if self.config.arch != "dfpir":
-            return None
+    def _routing(
+        self, img: np.ndarray, task: Sequence[str] | str | None, routing: str
+    ) -> tuple[Tensor | None, dict[str, float] | None]:
+        """DFPIR's type weights ``(1, 6)`` for a whole image, decided once for all tiles, and the
+        type probabilities they came from (the task's one-hot for oracle routing; None when they
+        were not needed)."""
         if task is not None:
             names = (task,) if isinstance(task, str) else tuple(task)
             bad = [t for t in names if t not in DEGRADATION_TYPES]
             if bad:
                 raise ValueError(f"unknown degradation type(s) {bad}; valid: {', '.join(DEGRADATION_TYPES)}")
-            hot = torch.tensor([[1.0 if t in names else 0.0 for t in DEGRADATION_TYPES]], device=self.device)
-            return routing_weights(hot, "blend")
-        probs = torch.tensor([list(self.analyze(img).probabilities.values())], device=self.device)
-        return routing_weights(probs, routing)
+            known = {t: 1.0 if t in names else 0.0 for t in DEGRADATION_TYPES}
+            if self.config.arch != "dfpir":
+                return None, known
+            hot = torch.tensor([list(known.values())], device=self.device)
+            return routing_weights(hot, "blend"), known
+        if self.config.arch != "dfpir":
+            return None, None
+        probs = self.analyze(img).probabilities
+        return routing_weights(torch.tensor([list(probs.values())], device=self.device), routing), probs
 
     def _run(
         self,
@@ -247,14 +255,34 @@ class Restorer:
         weights: Tensor | None,
         gate_means: list[Tensor] | None = None,
         encoded: tuple[list[Tensor], Tensor] | None = None,
+        logits: list[Tensor] | None = None,
     ) -> Tensor:
+        """The network's output for ``x``; its estimator logits are appended to ``logits`` if given."""
         kw: dict[str, object] = {"weights": weights} if weights is not None else {}
         if gate_means:
             kw["gate_means"] = gate_means
         if encoded is not None:
             kw["encoded"] = encoded
-        y, _ = self.model(x, **kw)
+        y, aux = self.model(x, **kw)
+        if logits is not None and "logits" in aux:
+            logits.append(aux["logits"][0])
         return y.clamp_(0, 1)
+
+    @property
+    def has_estimator(self) -> bool:
+        return hasattr(self.model, "estimator")
+
+    def haze_pass_weights(
+        self, img: np.ndarray | object, task: Sequence[str] | str | None = None
+    ) -> tuple[float, float]:
+        """The weights of the haze pass that ``restore(img, refine=True)`` blends in at 1x, and of
+        its carry within it (both 0..1, see :mod:`restore.hazedetail`); ``task``: the known
+        types, as in :meth:`restore`."""
+        rgb = to_rgb_uint8(img)
+        if not self.has_estimator and task is None:
+            return 0.0, 0.0
+        probs = self._routing(rgb, task, "blend")[1] or self.analyze(rgb).probabilities
+        return pass_weights(rgb, probs)
 
     # ----------------------------------------------------------------- public API
     @torch.inference_mode()
@@ -270,6 +298,7 @@ class Restorer:
         task: Sequence[str] | str | None = None,
         routing: str = "blend",
         refine: bool = True,
+        report: dict[str, object] | None = None,
     ) -> np.ndarray:
         """Restore an image.
 
@@ -281,14 +310,21 @@ class Restorer:
             overlap: overlap of neighbouring tiles, blended with linear ramps.
             progress: called as ``progress(done, total)`` steps (a tile restored is a step; NDR-Restore
                 first reads every tile once more, so its total is twice :func:`tile_count`).
-            task: DFPIR only: the known degradation type(s) (oracle routing); None = blind.
+            task: the known degradation type(s): DFPIR's oracle routing, and for both models
+                what decides the haze pass (instead of the estimator); None = blind.
             routing: DFPIR blind routing, "blend" (by probability) or "dominant".
-            refine: follow the network with a classical refinement. At ``upscale=1`` the
+            refine: follow the network with classical refinements. At ``upscale=1`` the
                 pilot-guided Wiener refinement (:mod:`restore.refine`) gives back the fine texture
                 the network smoothed away with the noise, where the input is consistent with
-                "clean + noise". At ``upscale > 1`` gated back-projection
-                (:mod:`restore.backproject`) makes the output agree with the small input when
-                downscaled, where the input's only fault is its size.
+                "clean + noise"; then, on photos the estimator finds hazy (and not dark), the haze
+                pass (:mod:`restore.hazedetail`) dehazes a 256-px copy, the scale the network was
+                trained on, and carries that correction to the full-size image: to the input's own
+                pixels when haze is its only fault, to the low frequencies only otherwise. At
+                ``upscale > 1`` gated back-projection (:mod:`restore.backproject`) makes the output
+                agree with the small input when downscaled, where the input's only fault is its size.
+            report: if given, filled with what the refinements did: ``"haze_weight"`` and
+                ``"haze_carry_weight"`` (0..1, the haze pass's share and its carry's share within
+                it) and, when the type probabilities were needed, ``"probabilities"``.
 
         Returns:
             ``(H*upscale, W*upscale, 3)`` uint8 RGB.
@@ -302,20 +338,38 @@ class Restorer:
         if upscale > 1:
             h, w = rgb.shape[:2]
             rgb = cv2.resize(rgb, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
-        weights = self._routing(rgb, task, routing)
+        weights, probs = self._routing(rgb, task, routing)
         sigma = image_noise_sigma(rgb) if refine and upscale == 1 else None
         h, w = rgb.shape[:2]
         if tile is None:
             tile = auto_tile(h, w)
         if tile and tile < 2 * overlap + 8:
             raise ValueError(f"tile ({tile}) must be at least 2 * overlap + 8 = {2 * overlap + 8}")
+        logits: list[Tensor] = []
         if tile_count(h, w, tile, overlap) == 1:
             x = self._tensor(rgb)
-            out = self._refined(x, self._run(x, weights), sigma)[0].permute(1, 2, 0).float().cpu().numpy()
+            y = self._run(x, weights, logits=logits)
+            out = self._refined(x, y, sigma)[0].permute(1, 2, 0).float().cpu().numpy()
             if progress:
                 progress(1, 1)
         else:
             out = self._tiled(rgb, tile, overlap, weights, progress, sigma)
+        if refine and upscale == 1 and (probs is not None or self.has_estimator):
+            if probs is None and logits and max(h, w) <= ANALYZE_SIDE:
+                # analyze() would run this very forward pass: reuse its estimate
+                probs = dict(zip(DEGRADATION_TYPES, torch.sigmoid(logits[0]).float().cpu().tolist(), strict=True))
+            if probs is None:
+                probs = self.analyze(rgb).probabilities
+            weight, carry_weight = pass_weights(rgb, probs)
+            if report is not None:
+                report.update(haze_weight=weight, haze_carry_weight=carry_weight, probabilities=dict(probs))
+            if weight > 0.0:
+                small = working_copy(rgb)
+                ys = self._run(self._tensor(small), weights)[0].permute(1, 2, 0).float().cpu().numpy()
+                out = haze_pass(rgb, small, ys, out, weight, carry_weight)
+        if report is not None:
+            report.setdefault("haze_weight", 0.0)
+            report.setdefault("haze_carry_weight", 0.0)
         if refine and upscale > 1:
             out, _ = back_project(out, small)
         if strength < 1.0:

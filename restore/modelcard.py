@@ -70,9 +70,12 @@ Both are re-implemented in this repository at a CPU-friendly size and trained fr
 either network, a classical step refines the result. At 1x it gives back fine texture smoothed away
 with the noise: the network's output guides an empirical Wiener filter of the input (as in the second
 step of BM3D), only where the difference between input and output looks like noise
-(`restore/refine.py`). At 2x and 4x, back-projection makes the result agree with your photo when
-downscaled again, only where the photo's one fault is its size (`restore/backproject.py`). A checkbox
-under *Advanced* turns both off.
+(`restore/refine.py`). On a photo the estimator finds hazy, the network also dehazes a copy shrunk
+to 256 px, the size of its training crops, where it sees the whole scene; a guided filter carries
+that correction back to the full-size photo's own pixels, or, where the photo also has noise or rain,
+to its coarse tones only (`restore/hazedetail.py`). At 2x and 4x, back-projection makes the result
+agree with your photo when downscaled again, only where the photo's one fault is its size
+(`restore/backproject.py`). A checkbox under *Advanced* turns them all off.
 
 ## Training data
 Only synthetic degradations (`restore/degradations.py`) of 38 photographs from Debian's wallpaper
@@ -91,7 +94,9 @@ see `assets/examples/SOURCES.md`). Licences as stated in each package's copyrigh
   undone, and mixtures of three degradations are hard. The Playground shows where it breaks.
 - The Wiener refinement assumes white noise. Noise that was blurred or resampled after it arose
   (spatially correlated, as after demosaicking or resizing) leaves it 0.3-0.6 dB below the network
-  alone; untick *Wiener refinement* under *Advanced* for such photos.
+  alone; untick the refinement checkbox under *Advanced* for such photos.
+- Dense haze (beta 2.4 on the validation photos) is still better removed by the classical dark
+  channel prior (20.3 dB against 18.0). Dark hazy photos get no haze pass.
 - Upscaling is bicubic followed by restoration and back-projection, not a dedicated super-resolution
   network: on the benchmark, bicubic + back-projection alone scores as well at 2x and 4x.
 - Uploads above {limit:g} megapixels are refused (set `RESTORE_MAX_MEGAPIXELS` to change that); large

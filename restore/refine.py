@@ -89,7 +89,7 @@ def image_noise_sigma(rgb: np.ndarray, strip: int = 512) -> Tensor:
     coeffs = []
     strip -= strip % 2
     for r0 in range(0, h - h % 2, strip):
-        part = torch.from_numpy(np.ascontiguousarray(rgb[r0 : min(r0 + strip, h - h % 2)]))
+        part = torch.tensor(rgb[r0 : min(r0 + strip, h - h % 2)])  # a copy: rgb may be read-only
         x = to_opponent(part.permute(2, 0, 1)[None].float().div_(255.0))[0]
         x = x[:, : x.shape[1] // 2 * 2, : x.shape[2] // 2 * 2]
         hh = (x[:, 0::2, 0::2] - x[:, 0::2, 1::2] - x[:, 1::2, 0::2] + x[:, 1::2, 1::2]) / 2

@@ -27,6 +27,7 @@ from restore import Analysis, Restorer, available_models, images, plots
 from restore.atlas import Atlas, load_atlas
 from restore.backproject import noise_weight
 from restore.degradations import degrade_image
+from restore.hazedetail import WORK_SIDE
 from restore.inference import tile_count, weights_dir
 from restore.metrics import psnr
 from restore.refine import image_noise_sigma
@@ -128,12 +129,14 @@ def run_restore(
     overlap: int,
     progress: Progress,
     refine: bool = True,
+    report: dict[str, object] | None = None,
 ) -> tuple[np.ndarray, float, int]:
-    """Run ``r.restore`` with the UI's units (strength in %); returns (result, seconds, number of tiles)."""
+    """Run ``r.restore`` with the UI's units (strength in %); returns (result, seconds, number of
+    tiles). ``report``: filled as :meth:`Restorer.restore` does."""
     h, w = img.shape[:2]
     tiles = tile_count(h * int(upscale), w * int(upscale), int(tile) or None, int(overlap))
 
-    def report(done: int, total: int) -> None:
+    def step(done: int, total: int) -> None:
         desc = f"{r.name}: restoring {tiles} tiles" if tiles > 1 else f"{r.name}: restoring"
         progress((done, total), desc=desc, unit="steps")
 
@@ -145,8 +148,9 @@ def run_restore(
             strength=float(strength) / 100.0,
             tile=int(tile) or None,
             overlap=int(overlap),
-            progress=report,
+            progress=step,
             refine=bool(refine),
+            report=report,
         )
     except ValueError as err:  # e.g. a tile too small for its overlap
         raise UserError(str(err), title="Invalid settings") from err
@@ -180,18 +184,28 @@ def restore_image(
         images.check_megapixels(w * s, h * s, images.max_megapixels(), name=f"the {s}x result")
     except images.ImageError as err:
         raise UserError(f"{err} Choose a smaller upscale factor.", title="Too large") from err
-    out, seconds, tiles = run_restore(r, img, s, strength, tile, overlap, progress, refine)
+    done: dict[str, object] = {}
+    out, seconds, tiles = run_restore(r, img, s, strength, tile, overlap, progress, refine, done)
     oh, ow = out.shape[:2]
+    note = _refine_note(
+        img,
+        s,
+        refine,
+        float(done.get("haze_weight", 0.0)),
+        float(done.get("haze_carry_weight", 0.0)),  # type: ignore[arg-type]
+    )
     info = (
         f"**{r.name}** restored {w}x{h} → {ow}x{oh} ({ow * oh / 1e6:.2f} MP) in **{seconds:.2f} s**"
-        f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %). {_refine_note(img, s, refine)}"
+        f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %). {note}"
     )
     return (_before(img, out), out), _png(out, f"restored_{r.name}"), info
 
 
-def _refine_note(img: np.ndarray, upscale: int, refine: bool) -> str:
-    """One sentence on the refinement after the network (Wiener at 1x, back-projection when
-    upscaling) and the noise level it worked with."""
+def _refine_note(
+    img: np.ndarray, upscale: int, refine: bool, haze_weight: float = 0.0, carry_weight: float = 0.0
+) -> str:
+    """What the refinements after the network did (Wiener and the haze pass at 1x, back-projection
+    when upscaling), and the noise level they worked with."""
     if not refine:
         return "Refinement off."
     if upscale != 1:
@@ -201,7 +215,19 @@ def _refine_note(img: np.ndarray, upscale: int, refine: bool) -> str:
         note = "" if weight == 1.0 else f" at {weight:.0%} strength, as the input looks slightly noisy"
         return f"Back-projection on{note}: downscaled, the result matches your photo where its tone was kept."
     sigma = float(image_noise_sigma(img)[0]) * 255.0
-    return f"Wiener refinement on (estimated noise: sigma {sigma:.1f} grey levels)."
+    note = f"Wiener refinement on (estimated noise: sigma {sigma:.1f} grey levels)."
+    if haze_weight > 0.0:
+        share = "" if haze_weight >= 0.995 else f" at {haze_weight:.0%}"
+        how = (
+            "carried to your photo's own pixels"
+            if carry_weight >= 0.5
+            else "taken for the coarse tones only, as the photo has more than haze"
+        )
+        note += (
+            f" Haze pass on{share}: the network also dehazed a {WORK_SIDE}-px copy, the scale it was trained"
+            f" on, and that correction was {how}."
+        )
+    return note
 
 
 def _activation_plots(img: np.ndarray, a: Analysis) -> tuple[Figure | None, Figure | None]:

@@ -282,7 +282,7 @@ class Trainer:
         ``progress``: the share of the schedule done (picks the restoration loss, see ``l1_from``)."""
         cfg = self.cfg
         loss = cfg.loss if progress < cfg.l1_from else "l1"
-        d = sample(clean, self.gdev, p_mixture=cfg.p_mixture, p_clean=cfg.p_clean)
+        d = sample(clean, self.gdev, p_mixture=cfg.p_mixture, p_clean=cfg.p_clean, type_weights=dict(cfg.type_weights))
         deg, labels = d.image, d.labels
         cuda = self.device.type == "cuda"
         if cuda:

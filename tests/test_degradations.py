@@ -436,6 +436,21 @@ def test_sample_mix_controls():
     assert (everything_clean.labels == 0).all() and torch.equal(everything_clean.image, x)
 
 
+def test_sample_type_weights_shift_the_single_types():
+    x = texture(600, 8, 8)
+    labels = sample(x, gen(3), p_mixture=0.0, p_clean=0.0, type_weights={"haze": 5}).labels
+    counts = labels.sum(0)
+    haze = DEGRADATION_TYPES.index("haze")
+    # haze has odds 5 of 10, every other type 1 of 10: ~300 against ~60 each
+    assert 240 < counts[haze] < 360
+    assert all(20 < counts[i] < 110 for i in range(len(DEGRADATION_TYPES)) if i != haze)
+    only_noise = sample(x, gen(3), p_mixture=0.0, p_clean=0.0, type_weights={t: 0 for t in DEGRADATION_TYPES[1:]})
+    assert (only_noise.labels[:, 0] == 1).all()
+    for bad in ({"fog": 2}, {"haze": -1}, {t: 0 for t in DEGRADATION_TYPES}):
+        with pytest.raises(ValueError, match="type_weights"):
+            sample(x, gen(3), type_weights=bad)
+
+
 def test_sample_is_seeded_and_keeps_params_in_training_ranges():
     x = texture(32, 20, 20)
     a, b = sample(x, gen(9)), sample(x, gen(9))

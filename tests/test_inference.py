@@ -125,10 +125,11 @@ def test_kept_encoder_outputs_change_nothing_and_respect_the_budget(ndr: Restore
     real = unet.encode
     monkeypatch.setattr(unet, "encode", lambda x: encodes.append(1) or real(x))
     tiles = tile_count(100, 130, 64, 16)
-    kept = ndr.restore(img, tile=64, overlap=16)
+    # refine=False: the refinements' own forward passes (analyze() for the haze pass's gate) are not the point
+    kept = ndr.restore(img, tile=64, overlap=16, refine=False)
     assert encodes == [], "the restoring pass reuses every tile's encoder output from the statistics pass"
     monkeypatch.setattr(inference, "ENCODER_CACHE_BYTES", 0)
-    again = ndr.restore(img, tile=64, overlap=16)
+    again = ndr.restore(img, tile=64, overlap=16, refine=False)
     assert len(encodes) == tiles, "with no memory budget every tile is encoded again"
     assert np.array_equal(kept, again), "keeping the encoder outputs must not change a single pixel"
 

@@ -403,6 +403,16 @@ def test_psnr_loss_trains_then_switches_to_l1(photos, tmp_path, monkeypatch):
     assert used == ["psnr", "l1"]
 
 
+def test_type_weights_are_read_from_yaml_and_checked(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("model: ndr-tiny\ntype_weights: {haze: 3, rain: 2}\n")
+    assert dict(load_train_config(good).type_weights) == {"haze": 3, "rain": 2}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: ndr-tiny\ntype_weights: {fog: 3}\n")
+    with pytest.raises(ValueError, match="type_weights"):
+        load_train_config(bad)
+
+
 def test_unknown_config_key_is_rejected(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: ndr-tiny\nlearning_rate: 0.1\n")

@@ -1,0 +1,211 @@
+"""The haze pass (restore.hazedetail): the affine carry, its gate, and its wiring into Restorer."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+import restore.hazedetail as H
+from restore import Restorer
+from restore.config import preset
+from restore.degradations import DEGRADATION_TYPES
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
+
+
+def scene(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A clear ``(h, w, 3)`` float scene in [0, 1] with fine texture (periods of 9-11 px) and edges."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    base = 0.45 + 0.2 * np.sin(2 * math.pi * (2 * xx + yy) / max(h, w))[..., None] * np.array([1.0, 0.8, 0.6])
+    fine = 0.12 * np.sin(2 * math.pi * xx / 9) * np.cos(2 * math.pi * yy / 11)
+    blobs = np.repeat(np.repeat(rng.random((h // 8 + 1, w // 8 + 1, 1)), 8, 0), 8, 1)[:h, :w]
+    img = base + fine[..., None] + 0.1 * (blobs - 0.5)
+    img[: h // 3, : w // 2] += 0.2
+    return np.clip(img, 0.02, 0.98).astype(np.float32)
+
+
+def hazy(clear: np.ndarray, beta: float = 1.6, airlight: float = 0.85) -> tuple[np.ndarray, np.ndarray]:
+    """``I = J t + A (1 - t)`` with a smooth depth (far at the top); returns uint8 and t."""
+    h, w = clear.shape[:2]
+    depth = np.linspace(1.0, 0.0, h)[:, None] * 0.8 + 0.1 * np.sin(np.linspace(0, 3, w))[None, :]
+    t = np.exp(-beta * (0.2 + depth))[..., None].astype(np.float32)
+    img = clear * t + airlight * (1 - t)
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), t
+
+
+def test_carry_recovers_full_size_detail_from_a_small_dehazed_copy() -> None:
+    clear = scene(600, 520)
+    img, _ = hazy(clear)
+    small = H.working_copy(img)
+    assert max(small.shape[:2]) == H.WORK_SIDE
+    # an ideal small restoration: the clear scene at the working size
+    small_clear = H.working_copy((clear * 255 + 0.5).astype(np.uint8)).astype(np.float32) / 255
+    blurry_full = cv2.resize(small_clear, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+    out = H.haze_pass(img, small, small_clear, blurry_full, 1.0)
+    assert out.shape == img.shape and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    # the enlarged small restoration lacks the fine texture; the carry takes it from the input
+    assert _psnr(out, clear) > _psnr(blurry_full, clear) + 6
+    assert _psnr(out, clear) > _psnr(img / 255.0, clear) + 15
+
+
+def test_weight_blends_and_zero_leaves_the_restoration_alone() -> None:
+    img, _ = hazy(scene(100, 140))
+    small = H.working_copy(img)
+    ys = np.full(small.shape, 0.5, np.float32)
+    restored = np.random.default_rng(1).random(img.shape).astype(np.float32)
+    assert np.array_equal(H.haze_pass(img, small, ys, restored, 0.0), restored)
+    full = H.haze_pass(img, small, ys, restored, 1.0)
+    half = H.haze_pass(img, small, ys, restored, 0.5)
+    np.testing.assert_allclose(half, 0.5 * (full + restored), atol=1e-6)
+
+
+def test_strips_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    img, _ = hazy(scene(300, 410))
+    small = H.working_copy(img)
+    ys = np.clip(small.astype(np.float32) / 255 * 1.5 - 0.3, 0, 1)
+    restored = np.zeros(img.shape, np.float32)
+    whole = H.haze_pass(img, small, ys, restored, 1.0)
+    monkeypatch.setattr(H, "STRIP_ROWS", 7)
+    np.testing.assert_array_equal(H.haze_pass(img, small, ys, restored, 1.0), whole)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (5, 700), (37, 53), (256, 256), (900, 40)])
+def test_any_size(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (*shape, 3)).astype(np.uint8)
+    small = H.working_copy(img)
+    assert max(small.shape[:2]) == min(H.WORK_SIDE, max(shape))
+    out = H.haze_pass(img, small, small.astype(np.float32) / 255, img.astype(np.float32) / 255, 1.0)
+    assert out.shape == img.shape and np.isfinite(out).all()
+
+
+def test_an_identity_restoration_carries_back_to_nearly_the_input() -> None:
+    img, _ = hazy(scene(400, 300))
+    small = H.working_copy(img)
+    out = H.haze_pass(img, small, small.astype(np.float32) / 255, np.zeros(img.shape, np.float32), 1.0)
+    assert _psnr(out, img / 255.0) > 40
+
+
+def test_bad_arguments_are_refused() -> None:
+    img = np.zeros((20, 30, 3), np.uint8)
+    small = H.working_copy(img)
+    ys = small.astype(np.float32)
+    with pytest.raises(ValueError, match="one size"):
+        H.haze_pass(img, small, ys, np.zeros((20, 31, 3), np.float32), 1.0)
+    with pytest.raises(ValueError, match="working copies"):
+        H.haze_pass(img, small, ys[:-1], np.zeros(img.shape, np.float32), 1.0)
+    with pytest.raises(ValueError, match="weights"):
+        H.haze_pass(img, small, ys, np.zeros(img.shape, np.float32), 1.5)
+    with pytest.raises(ValueError, match="weights"):
+        H.haze_pass(img, small, ys, np.zeros(img.shape, np.float32), 1.0, -0.1)
+
+
+def test_the_weights_want_haze_and_the_carry_wants_nothing_else() -> None:
+    img, _ = hazy(scene(200, 200))
+    none = dict.fromkeys(DEGRADATION_TYPES, 0.0)
+    assert H.pass_weights(img, {**none, "haze": 0.9}) == pytest.approx((0.9, 1.0))
+    # mixed with rain or noise: the pass stays on, the carry goes off (low frequencies only)
+    assert H.pass_weights(img, {**none, "haze": 1.0, "rain": 1.0}) == (1.0, 0.0)
+    assert H.pass_weights(img, {**none, "haze": 1.0, "noise": 0.5}) == pytest.approx((1.0, 0.5))
+    # dark photos, photos without haze and unknown probabilities: off
+    assert H.pass_weights(img, {**none, "haze": 1.0, "lowlight": 1.0}) == (0.0, 0.0)
+    assert H.pass_weights(img, none) == (0.0, 0.0)
+    assert H.pass_weights(img, dict.fromkeys(DEGRADATION_TYPES, float("nan"))) == (0.0, 0.0)
+    assert H.pass_weights(img, {"haze": 1.0}) == (0.0, 0.0)
+
+
+def test_noise_turns_the_carry_off_but_not_the_pass() -> None:
+    img, _ = hazy(scene(200, 200))
+    assert H.noise_factor(img) == 1.0
+    rng = np.random.default_rng(2)
+    noisy = np.clip(img + 8.0 * rng.standard_normal(img.shape), 0, 255).astype(np.uint8)
+    assert H.noise_factor(noisy) == 0.0
+    haze_only = {**dict.fromkeys(DEGRADATION_TYPES, 0.0), "haze": 1.0}
+    assert H.pass_weights(img, haze_only) == (1.0, 1.0)
+    assert H.pass_weights(noisy, haze_only) == (1.0, 0.0)
+
+
+def test_low_frequency_correction_keeps_the_full_size_detail() -> None:
+    clear = scene(500, 600)
+    img, _ = hazy(clear)
+    small = H.working_copy(img)
+    small_clear = H.working_copy((clear * 255 + 0.5).astype(np.uint8)).astype(np.float32) / 255
+    # a full-size restoration with all the detail but the haze only half removed
+    half = (0.5 * clear + 0.5 * img / 255.0).astype(np.float32)
+    out = H.haze_pass(img, small, small_clear, half, 1.0, 0.0)
+    assert _psnr(out, clear) > _psnr(half, clear) + 8
+    # the detail is the restoration's: what differs from it is smooth
+    diff = out - half
+    assert np.abs(diff - cv2.GaussianBlur(diff, (0, 0), 3)).mean() < 0.15 * np.abs(diff).mean()
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Restorer:
+    return Restorer.from_config(preset("ndr-tiny"), name="tiny")
+
+
+def test_restorer_runs_the_haze_pass_when_told_the_photo_is_hazy(tiny: Restorer) -> None:
+    img, _ = hazy(scene(70, 90))
+    assert tiny.haze_pass_weights(img, task="haze") == (1.0, 1.0)
+    assert tiny.haze_pass_weights(img, task=("haze", "rain")) == (1.0, 0.0)
+    assert tiny.haze_pass_weights(img, task=("haze", "lowlight")) == (0.0, 0.0)
+    raw = tiny.restore(img, refine=False)
+    other = tiny.restore(img, task="rain")
+    hazy_out = tiny.restore(img, task="haze")
+    mixed = tiny.restore(img, task=("haze", "rain"))
+    assert hazy_out.shape == mixed.shape == img.shape
+    assert len({hazy_out.tobytes(), other.tobytes(), mixed.tobytes()}) == 3
+    # without the haze pass the task changes nothing for NDR-Restore: only Wiener ran
+    assert np.array_equal(other, tiny.restore(img, task="noise"))
+    assert not np.array_equal(hazy_out, raw)
+    # the pass is part of the refinement: off with it
+    assert np.array_equal(tiny.restore(img, task="haze", refine=False), raw)
+    # and only at 1x
+    assert np.array_equal(tiny.restore(img, upscale=2, task="haze"), tiny.restore(img, upscale=2, task="rain"))
+
+
+def test_blind_restore_uses_the_estimator_as_analyze_reports_it(tiny: Restorer, monkeypatch) -> None:
+    img, _ = hazy(scene(60, 80))
+    seen: list[dict[str, float]] = []
+    real = H.pass_weights
+
+    def spy(rgb: np.ndarray, probs: dict[str, float]) -> tuple[float, float]:
+        seen.append(dict(probs))
+        return real(rgb, probs)
+
+    monkeypatch.setattr("restore.inference.pass_weights", spy)
+    tiny.restore(img)
+    reported = tiny.analyze(img).probabilities
+    assert seen and seen[0].keys() == reported.keys()
+    for t in DEGRADATION_TYPES:
+        assert seen[0][t] == pytest.approx(reported[t], abs=1e-6)
+    # tiled, the image's probabilities come from analyze()
+    seen.clear()
+    tiny.restore(img, tile=40, overlap=8)
+    assert seen and all(seen[0][t] == pytest.approx(reported[t], abs=1e-6) for t in DEGRADATION_TYPES)
+
+
+def test_restore_reports_the_haze_pass_and_the_app_says_so(tiny: Restorer) -> None:
+    from restore.studio import _refine_note
+
+    img, _ = hazy(scene(60, 80))
+    report: dict[str, object] = {}
+    tiny.restore(img, task="haze", report=report)
+    assert report["haze_weight"] == 1.0 and report["haze_carry_weight"] == 1.0
+    assert report["probabilities"] == {t: float(t == "haze") for t in DEGRADATION_TYPES}
+    report.clear()
+    tiny.restore(img, upscale=2, report=report)
+    assert report == {"haze_weight": 0.0, "haze_carry_weight": 0.0}
+    assert "Haze pass on: " in _refine_note(img, 1, True, 1.0, 1.0)
+    assert "own pixels" in _refine_note(img, 1, True, 1.0, 1.0)
+    assert "coarse tones only" in _refine_note(img, 1, True, 1.0, 0.0)
+    assert "Haze pass on at 40%:" in _refine_note(img, 1, True, 0.4, 1.0)
+    assert "Haze" not in _refine_note(img, 1, True, 0.0, 0.0)
+    assert _refine_note(img, 1, False, 1.0, 1.0) == "Refinement off."
