@@ -67,6 +67,8 @@ EPS = 1e-5
 NOISE_FREE_GREY = 2.0
 #: Blur (px of the small copy) of the low-frequency correction used for haze mixed with noise or rain.
 LOW_SIGMA = 4.0
+#: A pass weight below this is taken as 0 (the pass is skipped, saving its network run).
+MIN_WEIGHT = 0.01
 #: Rows of the full-size image processed at a time (the result does not depend on it).
 STRIP_ROWS = 512
 
@@ -81,7 +83,7 @@ def pass_weights(rgb: np.ndarray, probabilities: Mapping[str, float]) -> tuple[f
         return v if np.isfinite(v) else (0.0 if t == "haze" else 1.0)
 
     haze = p("haze") * (1.0 - p("lowlight"))
-    if haze <= 0.0:
+    if haze < MIN_WEIGHT:
         return 0.0, 0.0
     clean = float(np.prod([1.0 - p(t) for t in ("noise", "rain", "blur", "lowres")]))
     return haze, clean * noise_factor(rgb) if clean > 0.0 else 0.0

@@ -117,6 +117,7 @@ def test_the_weights_want_haze_and_the_carry_wants_nothing_else() -> None:
     # dark photos, photos without haze and unknown probabilities: off
     assert H.pass_weights(img, {**none, "haze": 1.0, "lowlight": 1.0}) == (0.0, 0.0)
     assert H.pass_weights(img, none) == (0.0, 0.0)
+    assert H.pass_weights(img, {**none, "haze": 0.005}) == (0.0, 0.0)  # below MIN_WEIGHT: skipped
     assert H.pass_weights(img, dict.fromkeys(DEGRADATION_TYPES, float("nan"))) == (0.0, 0.0)
     assert H.pass_weights(img, {"haze": 1.0}) == (0.0, 0.0)
 
