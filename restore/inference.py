@@ -469,7 +469,8 @@ class Restorer:
         if s < 1.0:
             rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
         x = self._tensor(rgb)
-        _, aux = self.model(x)
+        estimate = getattr(self.model, "estimate", None)
+        aux = estimate(x) if estimate is not None else self.model(x)[1]
         if "logits" in aux:
             p = torch.sigmoid(aux["logits"][0]).float().cpu().tolist()
         else:

@@ -113,6 +113,23 @@ def test_estimator_observes_the_dictionary_without_steering_it():
     assert all(p.grad is not None and float(p.grad.abs().max()) > 0 for p in model.estimator.parameters())
 
 
+@pytest.mark.parametrize("name", ["ndr-tiny", "dfpir-tiny"])
+def test_estimate_gives_the_forward_pass_estimate_from_the_encoder_alone(name):
+    net = tiny(name)
+    for m in net.modules():  # random output convolutions, so the decoder would matter if it were run
+        if isinstance(m, torch.nn.Conv2d) and not bool(m.weight.any()):
+            m.reset_parameters()
+    x = image()
+    with torch.inference_mode():
+        _, aux = net(x)
+        est = net.estimate(x)
+    assert torch.allclose(est["logits"], aux["logits"], atol=1e-5)
+    if name.startswith("ndr"):
+        assert len(est["activations"]) == 3
+        for a, b in zip(est["activations"], aux["activations"], strict=True):
+            assert torch.allclose(a, b, atol=1e-6)
+
+
 @pytest.mark.parametrize("hw", [(1, 1), (1, 17), (17, 1), (5, 9), (13, 31), (32, 32)])
 def test_cp_gate_in_unit_interval_at_any_size(hw):
     torch.manual_seed(0)

@@ -146,14 +146,7 @@ class DFPIR(RestorationNet):
     ) -> tuple[Tensor, dict]:
         skips, latent = self.unet.encode(z)
         feats = [*skips, latent]
-        pooled = pooled_features([f.detach() for f in feats], self.cfg.estimator_texture)
-        if self.cfg.estimator_noise:
-            u = self.cfg.unshuffle
-            img = F.pixel_shuffle(z, u) if u > 1 else z  # (B, 3, H, W), the padded input
-            # On a log scale: sigma 2 vs 5 grey levels (clean vs mildly noisy) matters as much as 20 vs 50.
-            sigma = noise_level(img.detach())
-            pooled = torch.cat([pooled, torch.log(10 * sigma + 0.02)], dim=1)
-        logits = self.estimator(pooled)
+        pooled, logits = self._estimate(z, feats)
         guess = routing_weights(torch.sigmoid(logits.detach()), routing)
         if weights is None:
             weights = guess
@@ -162,3 +155,22 @@ class DFPIR(RestorationNet):
         out = [blk(f, weights) for blk, f in zip(self.blocks, feats, strict=True)]
         res = self.unet.decode(out[3], out[:3])
         return res, {"logits": logits, "weights": weights, "estimator_input": pooled}
+
+    def _estimate(self, z: Tensor, feats: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """The estimator's input and logits from the unshuffled input ``z`` and its encoder features."""
+        pooled = pooled_features([f.detach() for f in feats], self.cfg.estimator_texture)
+        if self.cfg.estimator_noise:
+            u = self.cfg.unshuffle
+            img = F.pixel_shuffle(z, u) if u > 1 else z  # (B, 3, H, W), the padded input
+            # On a log scale: sigma 2 vs 5 grey levels (clean vs mildly noisy) matters as much as 20 vs 50.
+            sigma = noise_level(img.detach())
+            pooled = torch.cat([pooled, torch.log(10 * sigma + 0.02)], dim=1)
+        return pooled, self.estimator(pooled)
+
+    def estimate(self, img: Tensor) -> dict[str, Tensor]:
+        """The estimator's logits for ``img`` (``(B, 3, H, W)``), as :meth:`forward` returns them,
+        from the encoder alone (no perturbation blocks or decoder: about 4x cheaper)."""
+        z = self.prepare(img)[1]
+        skips, latent = self.unet.encode(z)
+        pooled, logits = self._estimate(z, [*skips, latent])
+        return {"logits": logits, "estimator_input": pooled}

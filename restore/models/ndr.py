@@ -295,7 +295,17 @@ class NDRRestore(RestorationNet):
             queries.append(e)
             modulated.append(di(skip, e, gate_means[level * n : (level + 1) * n] if gate_means else ()))
         res = self.unet.decode(latent, modulated)
+        return res, {"activations": maps, "queries": queries, **self._estimate(maps)}
+
+    def _estimate(self, maps: list[Tensor]) -> dict[str, Tensor]:
         # The estimator observes the dictionary without steering it: its input is detached.
         pooled = pooled_features([m.detach() for m in maps], self.cfg.estimator_texture)
-        logits = self.estimator(pooled)
-        return res, {"activations": maps, "queries": queries, "logits": logits, "estimator_input": pooled}
+        return {"logits": self.estimator(pooled), "estimator_input": pooled}
+
+    def estimate(self, img: Tensor) -> dict[str, Tensor]:
+        """The estimator's logits and the NDR activation maps of ``img`` (``(B, 3, H, W)``), as
+        :meth:`forward` returns them in its extras, from the encoder and the queries alone (no
+        latent level, injection or decoder: about 2x cheaper)."""
+        skips, _ = self.encode_tile(img)
+        maps = [dq(skip, self.dictionary)[0] for skip, dq in zip(skips, self.queries, strict=True)]
+        return {"activations": maps, **self._estimate(maps)}
