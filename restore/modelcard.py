@@ -96,7 +96,9 @@ see `assets/examples/SOURCES.md`). Licences as stated in each package's copyrigh
   (spatially correlated, as after demosaicking or resizing) leaves it 0.3-0.6 dB below the network
   alone; untick the refinement checkbox under *Advanced* for such photos.
 - Dense haze (beta 2.4 on the validation photos) is still better removed by the classical dark
-  channel prior (20.3 dB against 18.0). Dark hazy photos get no haze pass.
+  channel prior (20.3 dB against 18.0). Dark hazy photos get no haze pass. Haze with hard depth
+  edges (a near object before a uniformly far background) can come out hazier with the haze pass
+  than without it; untick the refinement for such photos.
 - Upscaling is bicubic followed by restoration and back-projection, not a dedicated super-resolution
   network: on the benchmark, bicubic + back-projection alone scores as well at 2x and 4x.
 - Uploads above {limit:g} megapixels are refused (set `RESTORE_MAX_MEGAPIXELS` to change that); large
