@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from restore.refine import image_noise_sigma
+from restore.refine import image_noise_sigma, noise_ramp
 
 #: Back-projection steps (see the module doc for why one).
 ITERATIONS = 1
@@ -64,8 +64,7 @@ def _up(x: Tensor, size: tuple[int, int]) -> Tensor:
 
 def noise_weight(small: np.ndarray) -> float:
     """The global factor of the gate: 1 for a clean input, 0 for a noisy one (see module doc)."""
-    sigma = float(image_noise_sigma(small).max()) * 255.0
-    return float(np.clip((2.0 * NOISE_FREE_GREY - sigma) / NOISE_FREE_GREY, 0.0, 1.0))
+    return noise_ramp(float(image_noise_sigma(small).max()) * 255.0, NOISE_FREE_GREY)
 
 
 def _project(x0: Tensor, y: Tensor, weight: float, iterations: int) -> tuple[Tensor, Tensor]:
@@ -85,7 +84,9 @@ def _project(x0: Tensor, y: Tensor, weight: float, iterations: int) -> tuple[Ten
     return x0 + g * (x - x0), g
 
 
-def back_project(restored: np.ndarray, small: np.ndarray, *, iterations: int = ITERATIONS) -> tuple[np.ndarray, float]:
+def back_project(
+    restored: np.ndarray, small: np.ndarray, *, iterations: int = ITERATIONS, weight: float | None = None
+) -> tuple[np.ndarray, float]:
     """Make ``restored`` agree with ``small`` where the only difference is size (gated, see module doc).
 
     Args:
@@ -93,6 +94,7 @@ def back_project(restored: np.ndarray, small: np.ndarray, *, iterations: int = I
         small: ``(h, w, 3)`` uint8 RGB, the input before enlargement; ``H / h`` and ``W / w`` are the
             upscale factor.
         iterations: back-projection steps.
+        weight: the gate's global factor, :func:`noise_weight` of ``small`` (computed when None).
 
     Returns:
         The refined ``(H, W, 3)`` float32 image in [0, 1] and the mean of the gate (the share of
@@ -105,7 +107,8 @@ def back_project(restored: np.ndarray, small: np.ndarray, *, iterations: int = I
     if big_h % h or big_w % w or big_h // h != big_w // w or big_h <= h:
         raise ValueError(f"restored {restored.shape[:2]} is not an enlargement of small {small.shape[:2]}")
     factor = big_h // h
-    weight = noise_weight(small)
+    if weight is None:
+        weight = noise_weight(small)
     src = np.asarray(restored, dtype=np.float32)
     out = src.copy()
     if weight == 0.0 or iterations < 1:

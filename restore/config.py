@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from restore.degradations import DEGRADATION_TYPES
+from restore.degradations import check_type_weights
 
 T = TypeVar("T")
 
@@ -195,9 +195,8 @@ class TrainConfig:
             raise ValueError(f"loss={self.loss!r} is not one of {LOSSES}")
         if self.val_grid < 1:
             raise ValueError(f"val_grid={self.val_grid} must be at least 1")
-        names = [t for t, _ in self.type_weights]
-        if sorted(set(names) - set(DEGRADATION_TYPES)) or any(w < 0 for _, w in self.type_weights):
-            raise ValueError(f"type_weights={dict(self.type_weights)}: keys among {DEGRADATION_TYPES}, weights >= 0")
+        if self.type_weights:
+            check_type_weights(dict(self.type_weights))
 
 
 PRESETS: dict[str, ModelConfig] = {

@@ -280,6 +280,20 @@ TRAIN_MIXTURES: tuple[tuple[str, ...], ...] = (
 )
 
 
+def check_type_weights(type_weights: Mapping[str, float]) -> None:
+    """Raise ValueError unless ``type_weights`` (see :func:`sample`) names known types with
+    non-negative odds, not all zero."""
+    if (
+        set(type_weights) - set(DEGRADATION_TYPES)
+        or any(w < 0 for w in type_weights.values())
+        or not any(type_weights.get(t, 1.0) > 0 for t in DEGRADATION_TYPES)
+    ):
+        raise ValueError(
+            f"type_weights {dict(type_weights)}: keys must be among {DEGRADATION_TYPES}, "
+            "weights non-negative and not all zero"
+        )
+
+
 def sample(
     x: Tensor,
     generator: torch.Generator,
@@ -305,16 +319,7 @@ def sample(
     dev = x.device
     u = torch.rand(b, generator=generator, device=dev)
     if type_weights:
-        unknown = sorted(set(type_weights) - set(DEGRADATION_TYPES))
-        if (
-            unknown
-            or any(w < 0 for w in type_weights.values())
-            or not any(type_weights.get(t, 1.0) > 0 for t in DEGRADATION_TYPES)
-        ):
-            raise ValueError(
-                f"type_weights {dict(type_weights)}: keys must be among {DEGRADATION_TYPES}, "
-                "weights non-negative and not all zero"
-            )
+        check_type_weights(type_weights)
         odds = torch.tensor([float(type_weights.get(t, 1.0)) for t in DEGRADATION_TYPES], device=dev)
         single = torch.multinomial(odds, b, replacement=True, generator=generator)
     else:

@@ -55,7 +55,7 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
-from restore.refine import image_noise_sigma
+from restore.refine import noise_ramp
 
 #: Longest side (px) of the copy the network dehazes: its training crops' side.
 WORK_SIDE = 256
@@ -73,10 +73,12 @@ MIN_WEIGHT = 0.01
 STRIP_ROWS = 512
 
 
-def pass_weights(rgb: np.ndarray, probabilities: Mapping[str, float]) -> tuple[float, float]:
+def pass_weights(probabilities: Mapping[str, float], noise_grey: float) -> tuple[float, float]:
     """The weight of the haze pass, and within it of the carry (see module doc), both 0..1.
 
-    A probability that is missing or not finite counts as 1 for haze's rivals (so the pass is off)."""
+    ``noise_grey``: the input's noise level, the largest opponent channel of
+    :func:`restore.refine.image_noise_sigma`, in grey levels. A probability that is missing or not
+    finite counts as 1 for haze's rivals (so the pass is off)."""
 
     def p(t: str) -> float:
         v = float(probabilities.get(t, float("nan")))
@@ -86,13 +88,12 @@ def pass_weights(rgb: np.ndarray, probabilities: Mapping[str, float]) -> tuple[f
     if haze < MIN_WEIGHT:
         return 0.0, 0.0
     clean = float(np.prod([1.0 - p(t) for t in ("noise", "rain", "blur", "lowres")]))
-    return haze, clean * noise_factor(rgb) if clean > 0.0 else 0.0
+    return haze, clean * noise_factor(noise_grey) if clean > 0.0 else 0.0
 
 
-def noise_factor(rgb: np.ndarray) -> float:
-    """1 for a clean input, 0 for a noisy one (see module doc)."""
-    sigma = float(image_noise_sigma(rgb).max()) * 255.0
-    return float(np.clip((2.0 * NOISE_FREE_GREY - sigma) / NOISE_FREE_GREY, 0.0, 1.0))
+def noise_factor(noise_grey: float) -> float:
+    """1 for a clean input, 0 for a noisy one (see module doc); ``noise_grey`` as in :func:`pass_weights`."""
+    return noise_ramp(noise_grey, NOISE_FREE_GREY)
 
 
 def working_copy(rgb: np.ndarray) -> np.ndarray:
@@ -152,9 +153,11 @@ def haze_pass(
     h, w = rgb.shape[:2]
     sh, sw = small.shape[:2]
     ys_small = np.asarray(small_restored, dtype=np.float32)
-    a, b = affine_fit(small.astype(np.float32) / 255.0, ys_small)
-    shrunk = out if (sh, sw) == (h, w) else cv2.resize(out, (sw, sh), interpolation=cv2.INTER_AREA)
-    low = cv2.GaussianBlur(ys_small - shrunk, (0, 0), LOW_SIGMA, borderType=cv2.BORDER_REFLECT)
+    if carry_weight > 0.0:
+        a, b = affine_fit(small.astype(np.float32) / 255.0, ys_small)
+    if carry_weight < 1.0:
+        shrunk = out if (sh, sw) == (h, w) else cv2.resize(out, (sw, sh), interpolation=cv2.INTER_AREA)
+        low = cv2.GaussianBlur(ys_small - shrunk, (0, 0), LOW_SIGMA, borderType=cv2.BORDER_REFLECT)
     # bilinear enlargement of a, b and the low-frequency correction, pixel centres aligned (as
     # cv2.resize), a strip of rows at a time
     map_x = ((np.arange(w, dtype=np.float32) + 0.5) * (sw / w) - 0.5)[None, :]
@@ -168,7 +171,9 @@ def haze_pass(
             return cv2.remap(z, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
         base = out[r0:r1]
-        change = (1.0 - carry_weight) * (np.clip(base + up(low), 0.0, 1.0) - base)
+        change = np.zeros_like(base)
+        if carry_weight < 1.0:
+            change += (1.0 - carry_weight) * (np.clip(base + up(low), 0.0, 1.0) - base)
         if carry_weight > 0.0:
             fit = np.clip(up(a)[..., None] * (rgb[r0:r1].astype(np.float32) / 255.0) + up(b), 0.0, 1.0)
             change += carry_weight * (fit - base)

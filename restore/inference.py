@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from restore.backproject import back_project
+from restore.backproject import back_project, noise_weight
 from restore.config import ModelConfig
 from restore.degradations import DEGRADATION_TYPES
 from restore.hazedetail import haze_pass, pass_weights, working_copy
@@ -282,7 +282,7 @@ class Restorer:
         if not self.has_estimator and task is None:
             return 0.0, 0.0
         probs = self._routing(rgb, task, "blend")[1] or self.analyze(rgb).probabilities
-        return pass_weights(rgb, probs)
+        return pass_weights(probs, float(image_noise_sigma(rgb).max()) * 255.0)
 
     # ----------------------------------------------------------------- public API
     @torch.inference_mode()
@@ -324,7 +324,9 @@ class Restorer:
                 agree with the small input when downscaled, where the input's only fault is its size.
             report: if given, filled with what the refinements did: ``"haze_weight"`` and
                 ``"haze_carry_weight"`` (0..1, the haze pass's share and its carry's share within
-                it) and, when the type probabilities were needed, ``"probabilities"``.
+                it); when they ran, ``"noise_sigma"`` (the Wiener filter's luminance sigma, grey
+                levels) and ``"back_projection_weight"`` (its noise gate, 0..1); when the type
+                probabilities were needed, ``"probabilities"``.
 
         Returns:
             ``(H*upscale, W*upscale, 3)`` uint8 RGB.
@@ -360,7 +362,7 @@ class Restorer:
                 probs = dict(zip(DEGRADATION_TYPES, torch.sigmoid(logits[0]).float().cpu().tolist(), strict=True))
             if probs is None:
                 probs = self.analyze(rgb).probabilities
-            weight, carry_weight = pass_weights(rgb, probs)
+            weight, carry_weight = pass_weights(probs, float(sigma.max()) * 255.0)
             if report is not None:
                 report.update(haze_weight=weight, haze_carry_weight=carry_weight, probabilities=dict(probs))
             if weight > 0.0:
@@ -370,8 +372,13 @@ class Restorer:
         if report is not None:
             report.setdefault("haze_weight", 0.0)
             report.setdefault("haze_carry_weight", 0.0)
+            if sigma is not None:
+                report["noise_sigma"] = float(sigma[0]) * 255.0
         if refine and upscale > 1:
-            out, _ = back_project(out, small)
+            bp_weight = noise_weight(small)
+            out, _ = back_project(out, small, weight=bp_weight)
+            if report is not None:
+                report["back_projection_weight"] = bp_weight
         if strength < 1.0:
             out = strength * out + (1.0 - strength) * (rgb.astype(np.float32) / 255.0)
         return (np.clip(out, 0, 1) * 255.0 + 0.5).astype(np.uint8)

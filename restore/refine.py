@@ -97,6 +97,12 @@ def image_noise_sigma(rgb: np.ndarray, strip: int = 512) -> Tensor:
     return torch.cat(coeffs, dim=1).median(dim=1).values / 0.6745
 
 
+def noise_ramp(sigma_grey: float, free_grey: float) -> float:
+    """A gate on the input's noise level (``sigma_grey``, grey levels): 1 up to ``free_grey``,
+    falling linearly to 0 at twice that."""
+    return float(np.clip((2.0 * free_grey - sigma_grey) / free_grey, 0.0, 1.0))
+
+
 def _pad_to_lattice(x: Tensor) -> Tensor:
     """Reflect-pad the bottom and right so whole blocks at the stride cover the image."""
     h, w = x.shape[-2:]

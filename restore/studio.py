@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,10 @@ from matplotlib.figure import Figure
 
 from restore import Analysis, Restorer, available_models, images, plots
 from restore.atlas import Atlas, load_atlas
-from restore.backproject import noise_weight
 from restore.degradations import degrade_image
 from restore.hazedetail import WORK_SIDE
 from restore.inference import tile_count, weights_dir
 from restore.metrics import psnr
-from restore.refine import image_noise_sigma
 from restore.weights import WeightsError, fingerprint
 
 
@@ -187,13 +185,7 @@ def restore_image(
     done: dict[str, object] = {}
     out, seconds, tiles = run_restore(r, img, s, strength, tile, overlap, progress, refine, done)
     oh, ow = out.shape[:2]
-    note = _refine_note(
-        img,
-        s,
-        refine,
-        float(done.get("haze_weight", 0.0)),
-        float(done.get("haze_carry_weight", 0.0)),  # type: ignore[arg-type]
-    )
+    note = _refine_note(s, refine, done)
     info = (
         f"**{r.name}** restored {w}x{h} → {ow}x{oh} ({ow * oh / 1e6:.2f} MP) in **{seconds:.2f} s**"
         f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %). {note}"
@@ -201,21 +193,20 @@ def restore_image(
     return (_before(img, out), out), _png(out, f"restored_{r.name}"), info
 
 
-def _refine_note(
-    img: np.ndarray, upscale: int, refine: bool, haze_weight: float = 0.0, carry_weight: float = 0.0
-) -> str:
+def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any]) -> str:
     """What the refinements after the network did (Wiener and the haze pass at 1x, back-projection
-    when upscaling), and the noise level they worked with."""
+    when upscaling), and the noise level they worked with; ``done``: the ``report`` of
+    :meth:`Restorer.restore`."""
     if not refine:
         return "Refinement off."
     if upscale != 1:
-        weight = noise_weight(img)
+        weight = float(done.get("back_projection_weight", 0.0))
         if weight == 0.0:
             return "Back-projection off: the input looks noisy, and matching it would bring the noise back."
         note = "" if weight == 1.0 else f" at {weight:.0%} strength, as the input looks slightly noisy"
         return f"Back-projection on{note}: downscaled, the result matches your photo where its tone was kept."
-    sigma = float(image_noise_sigma(img)[0]) * 255.0
-    note = f"Wiener refinement on (estimated noise: sigma {sigma:.1f} grey levels)."
+    note = f"Wiener refinement on (estimated noise: sigma {float(done.get('noise_sigma', 0.0)):.1f} grey levels)."
+    haze_weight, carry_weight = float(done.get("haze_weight", 0.0)), float(done.get("haze_carry_weight", 0.0))
     if haze_weight > 0.0:
         share = "" if haze_weight >= 0.995 else f" at {haze_weight:.0%}"
         how = (

@@ -12,6 +12,7 @@ import restore.hazedetail as H
 from restore import Restorer
 from restore.config import preset
 from restore.degradations import DEGRADATION_TYPES
+from restore.refine import image_noise_sigma
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -107,30 +108,35 @@ def test_bad_arguments_are_refused() -> None:
         H.haze_pass(img, small, ys, np.zeros(img.shape, np.float32), 1.0, -0.1)
 
 
+def grey_noise(img: np.ndarray) -> float:
+    return float(image_noise_sigma(img).max()) * 255.0
+
+
 def test_the_weights_want_haze_and_the_carry_wants_nothing_else() -> None:
     img, _ = hazy(scene(200, 200))
+    sigma = grey_noise(img)
     none = dict.fromkeys(DEGRADATION_TYPES, 0.0)
-    assert H.pass_weights(img, {**none, "haze": 0.9}) == pytest.approx((0.9, 1.0))
+    assert H.pass_weights({**none, "haze": 0.9}, sigma) == pytest.approx((0.9, 1.0))
     # mixed with rain or noise: the pass stays on, the carry goes off (low frequencies only)
-    assert H.pass_weights(img, {**none, "haze": 1.0, "rain": 1.0}) == (1.0, 0.0)
-    assert H.pass_weights(img, {**none, "haze": 1.0, "noise": 0.5}) == pytest.approx((1.0, 0.5))
+    assert H.pass_weights({**none, "haze": 1.0, "rain": 1.0}, sigma) == (1.0, 0.0)
+    assert H.pass_weights({**none, "haze": 1.0, "noise": 0.5}, sigma) == pytest.approx((1.0, 0.5))
     # dark photos, photos without haze and unknown probabilities: off
-    assert H.pass_weights(img, {**none, "haze": 1.0, "lowlight": 1.0}) == (0.0, 0.0)
-    assert H.pass_weights(img, none) == (0.0, 0.0)
-    assert H.pass_weights(img, {**none, "haze": 0.005}) == (0.0, 0.0)  # below MIN_WEIGHT: skipped
-    assert H.pass_weights(img, dict.fromkeys(DEGRADATION_TYPES, float("nan"))) == (0.0, 0.0)
-    assert H.pass_weights(img, {"haze": 1.0}) == (0.0, 0.0)
+    assert H.pass_weights({**none, "haze": 1.0, "lowlight": 1.0}, sigma) == (0.0, 0.0)
+    assert H.pass_weights(none, sigma) == (0.0, 0.0)
+    assert H.pass_weights({**none, "haze": 0.005}, sigma) == (0.0, 0.0)  # below MIN_WEIGHT: skipped
+    assert H.pass_weights(dict.fromkeys(DEGRADATION_TYPES, float("nan")), sigma) == (0.0, 0.0)
+    assert H.pass_weights({"haze": 1.0}, sigma) == (0.0, 0.0)
 
 
 def test_noise_turns_the_carry_off_but_not_the_pass() -> None:
     img, _ = hazy(scene(200, 200))
-    assert H.noise_factor(img) == 1.0
+    assert H.noise_factor(grey_noise(img)) == 1.0
     rng = np.random.default_rng(2)
     noisy = np.clip(img + 8.0 * rng.standard_normal(img.shape), 0, 255).astype(np.uint8)
-    assert H.noise_factor(noisy) == 0.0
+    assert H.noise_factor(grey_noise(noisy)) == 0.0
     haze_only = {**dict.fromkeys(DEGRADATION_TYPES, 0.0), "haze": 1.0}
-    assert H.pass_weights(img, haze_only) == (1.0, 1.0)
-    assert H.pass_weights(noisy, haze_only) == (1.0, 0.0)
+    assert H.pass_weights(haze_only, grey_noise(img)) == (1.0, 1.0)
+    assert H.pass_weights(haze_only, grey_noise(noisy)) == (1.0, 0.0)
 
 
 def test_low_frequency_correction_keeps_the_full_size_detail() -> None:
@@ -177,9 +183,9 @@ def test_blind_restore_uses_the_estimator_as_analyze_reports_it(tiny: Restorer, 
     seen: list[dict[str, float]] = []
     real = H.pass_weights
 
-    def spy(rgb: np.ndarray, probs: dict[str, float]) -> tuple[float, float]:
+    def spy(probs: dict[str, float], noise_grey: float) -> tuple[float, float]:
         seen.append(dict(probs))
-        return real(rgb, probs)
+        return real(probs, noise_grey)
 
     monkeypatch.setattr("restore.inference.pass_weights", spy)
     tiny.restore(img)
@@ -203,10 +209,14 @@ def test_restore_reports_the_haze_pass_and_the_app_says_so(tiny: Restorer) -> No
     assert report["probabilities"] == {t: float(t == "haze") for t in DEGRADATION_TYPES}
     report.clear()
     tiny.restore(img, upscale=2, report=report)
-    assert report == {"haze_weight": 0.0, "haze_carry_weight": 0.0}
-    assert "Haze pass on: " in _refine_note(img, 1, True, 1.0, 1.0)
-    assert "own pixels" in _refine_note(img, 1, True, 1.0, 1.0)
-    assert "coarse tones only" in _refine_note(img, 1, True, 1.0, 0.0)
-    assert "Haze pass on at 40%:" in _refine_note(img, 1, True, 0.4, 1.0)
-    assert "Haze" not in _refine_note(img, 1, True, 0.0, 0.0)
-    assert _refine_note(img, 1, False, 1.0, 1.0) == "Refinement off."
+    assert report == {"haze_weight": 0.0, "haze_carry_weight": 0.0, "back_projection_weight": 1.0}
+
+    def note(weight: float, carry: float) -> str:
+        return _refine_note(1, True, {"noise_sigma": 1.0, "haze_weight": weight, "haze_carry_weight": carry})
+
+    assert "Haze pass on: " in note(1.0, 1.0)
+    assert "own pixels" in note(1.0, 1.0)
+    assert "coarse tones only" in note(1.0, 0.0)
+    assert "Haze pass on at 40%:" in note(0.4, 1.0)
+    assert "Haze" not in note(0.0, 0.0)
+    assert _refine_note(1, False, {"haze_weight": 1.0, "haze_carry_weight": 1.0}) == "Refinement off."
