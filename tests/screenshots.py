@@ -34,14 +34,14 @@ TIMEOUT_MS = 120_000
 
 
 @contextmanager
-def serve(app):
-    """The app on a free local port for the duration of the block; yields its URL."""
+def serve(demo):
+    """The app (its built ``gr.Blocks``) on a free local port for the duration of the block; yields its URL."""
     port = free_port()
-    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
-        app.demo.close()
+        demo.close()
 
 
 @contextmanager
@@ -113,11 +113,13 @@ def shoot(page, path: Path) -> Path:
 def take_screenshots(app, out_dir: Path) -> list[Path]:
     """One screenshot per tab, each after using it; returns the files."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    example = ROOT / "assets" / "examples" / "rock_face.jpg"
-    made = app.restore_examples()  # degraded examples: something to restore
+    example = ROOT / "restore" / "assets" / "examples" / "rock_face.jpg"
+    from studio.restore_tab import restore_examples
+
+    made = restore_examples()  # degraded examples: something to restore
     degraded = Path(made[1]) if len(made) > 1 else example
     shots = []
-    with serve(app) as url, chromium_page() as page:
+    with serve(app.build_demo()) as url, chromium_page() as page:
         restore_in_page(page, url, degraded)
         wait_for_image(page, "restore-map")
         shots.append(shoot(page, out_dir / "restore.jpg"))
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
         return 1
-    if args.tiny or not any((ROOT / "assets" / "weights").glob("*.safetensors")):
+    if args.tiny or not any((ROOT / "restore" / "assets" / "weights").glob("*.safetensors")):
         app = studio_app()
     else:
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -2,9 +2,8 @@
 
 ``studio_app()`` writes seeded random ``ndr-tiny`` and ``dfpir-tiny`` weights under the names the
 app expects (``ndr-restore``, ``dfpir``) into a temporary folder, computes a small atlas for the
-NDR model there, points ``RESTORE_WEIGHTS_DIR`` and ``RESTORE_ATLAS_DIR`` at it and only then
-imports ``app`` (whose callbacks, ``restore.studio``, list the models at import;
-``restore.playground`` shares them). Once per process, shared by every test file.
+NDR model there, points ``RESTORE_WEIGHTS_DIR`` and ``RESTORE_ATLAS_DIR`` at it and imports
+``app``; ``studio_demo()`` builds the app's page once. Once per process, shared by every test file.
 """
 
 from __future__ import annotations
@@ -24,16 +23,16 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python tests/screenshots.py` starts in tests/
     sys.path.insert(0, str(ROOT))
-EXAMPLE = ROOT / "assets" / "examples" / "mountains.jpg"
+EXAMPLE = ROOT / "restore" / "assets" / "examples" / "mountains.jpg"
 _STATE: dict[str, ModuleType] = {}
 
 
 def make_tiny_models(directory: Path) -> None:
     """Seeded random tiny models saved as ``ndr-restore`` (+ NDR-Degrad) and ``dfpir``, plus an atlas."""
-    from restore.atlas import compute_atlas
-    from restore.config import preset
-    from restore.inference import Restorer
-    from restore.weights import save_weights
+    from restore.evaluation.atlas import compute_atlas
+    from restore.inference.restorer import Restorer
+    from restore.models.config import preset
+    from restore.models.weights import save_weights
 
     directory.mkdir(parents=True, exist_ok=True)
     for name, cfg_name in (("ndr-restore", "ndr-tiny"), ("dfpir", "dfpir-tiny")):
@@ -57,11 +56,15 @@ def studio_app() -> ModuleType:
         os.environ["RESTORE_ATLAS_DIR"] = str(directory)
         os.environ["GRADIO_EXAMPLES_CACHE"] = str(directory / "cached_examples")  # keep the app's cache clean
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-        sys.modules.pop("app", None)
-        sys.modules.pop("restore.studio", None)  # re-lists the models from the test weights
-        sys.modules.pop("restore.playground", None)  # and binds to that studio's models
         _STATE["app"] = importlib.import_module("app")
     return _STATE["app"]
+
+
+def studio_demo():
+    """The app's ``gr.Blocks``, built once per process with the tiny test models."""
+    if "demo" not in _STATE:
+        _STATE["demo"] = studio_app().build_demo()
+    return _STATE["demo"]
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The app's handlers (``restore.studio``, ``restore.playground``) called directly, and its named
+"""The app's handlers (``studio.restore_tab``, ``studio.playground``) called directly, and its named
 endpoints through gradio_client.
 
 Tiny random-weight models (``studio_env``) stand in for the shipped weights, so these tests check
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from PIL import Image
-from studio_env import EXAMPLE, ROOT, free_port, single_thread_torch, studio_app
+from studio_env import EXAMPLE, ROOT, free_port, single_thread_torch, studio_app, studio_demo
 
 from restore import DEGRADATION_TYPES
 from restore.images import load_image
@@ -40,14 +40,18 @@ def app() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def studio(app: ModuleType) -> ModuleType:
-    """The app's callbacks, ``restore.studio``, as ``app`` imported them (with the test models)."""
-    return importlib.import_module("restore.studio")
+    """The Restore tab's and the shared callbacks (``studio.restore_tab``, ``studio.common``,
+    ``studio.inside``) in one namespace, as ``app`` wires them (with the test models)."""
+    ns = ModuleType("studio_callbacks")
+    for name in ("studio.common", "studio.inside", "studio.restore_tab"):
+        ns.__dict__.update({k: v for k, v in vars(importlib.import_module(name)).items() if not k.startswith("__")})
+    return ns
 
 
 @pytest.fixture(scope="module")
 def playground(app: ModuleType) -> ModuleType:
-    """The Playground's callbacks, ``restore.playground``, as ``app`` imported them."""
-    return importlib.import_module("restore.playground")
+    """The Playground's callbacks, ``studio.playground``, as ``app`` imported them."""
+    return importlib.import_module("studio.playground")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +77,7 @@ def _title(fig: Figure) -> str:
 
 
 def test_models_come_from_the_test_weights(studio: ModuleType) -> None:
-    assert studio.MODEL_NAMES == ["ndr-restore", "dfpir"]
+    assert studio.model_names() == ["ndr-restore", "dfpir"]
     assert studio.get_model("ndr-restore") is studio.get_model("ndr-restore")  # loaded once, shared
 
 
@@ -125,7 +129,7 @@ def test_restore_bad_inputs_raise_clear_errors(studio: ModuleType, photo: Path, 
 
 
 def test_no_weights_gives_a_clear_message(studio: ModuleType, photo: Path, monkeypatch) -> None:
-    monkeypatch.setattr(studio, "MODEL_NAMES", [])
+    monkeypatch.setattr(importlib.import_module("studio.common"), "model_names", lambda: [])
     with pytest.raises(studio.UserError, match="No trained weights"):
         studio.restore_image(str(photo), None)
     assert studio.atlas_figures(None)[2] == studio.NO_MODEL
@@ -143,7 +147,7 @@ def test_compare_two_models_and_one(studio: ModuleType, photo: Path, monkeypatch
     (left, right), info = studio.compare_models(str(photo))
     assert left.shape == right.shape == (96, 128, 3)
     assert "**ndr-restore**" in info and "**dfpir**" in info
-    monkeypatch.setattr(studio, "MODEL_NAMES", ["ndr-restore"])
+    monkeypatch.setattr(importlib.import_module("studio.restore_tab"), "model_names", lambda: ["ndr-restore"])
     (left, right), info = studio.compare_models(str(photo), 2)
     assert "dfpir is not available yet" in info
     assert left.shape == right.shape == (192, 256, 3)
@@ -153,7 +157,9 @@ def test_compare_two_models_and_one(studio: ModuleType, photo: Path, monkeypatch
 
 
 def test_recipe_from_controls(app: ModuleType, playground: ModuleType) -> None:
-    defaults = [c.value for c in app.controls]
+    with gr.Blocks():
+        controls = app.build_playground_tab(["ndr-restore"])
+    defaults = [c.value for c in controls]
     assert len(defaults) == len(playground.CONTROLS)
     assert playground.recipe_from_controls(*defaults) == {"noise": {"sigma": 25.0, "signal": 0.0}}
     flipped = [not v if p is None else v for (_, p), v in zip(playground.CONTROLS, defaults, strict=True)]
@@ -242,7 +248,7 @@ def test_redegrade(studio: ModuleType, photo: Path) -> None:
 
 
 def test_about_cites_both_papers_and_licences(app: ModuleType) -> None:
-    card = app.modelcard.model_card(app.MODEL_NAMES)
+    card = app.about.model_card(["ndr-restore", "dfpir"])
     for needle in ("2310.12848", "2505.12630", "IEEE", "CVPR 2025", "CC-BY-SA-4.0", "GPL-2+", "/restore", "/analyze"):
         assert needle in card
 
@@ -282,16 +288,17 @@ def test_handler_signatures_ask_gradio_for_progress_only_where_used(
     for name in ("degrade", "analyze", "explain_image", "redegrade", "atlas_figures", "compare_with"):
         params = inspect.signature(getattr(app, name)).parameters
         assert not any(isinstance(p.default, gr.Progress) for p in params.values()), name
-    tracks = {fn.api_name: fn.tracks_progress for fn in app.demo.fns.values() if fn.api_name}
+    tracks = {fn.api_name: fn.tracks_progress for fn in studio_demo().fns.values() if fn.api_name}
     assert tracks["restore"] and tracks["compare"] and not tracks["degrade"] and not tracks["analyze"]
 
 
 def test_restore_package_never_imports_gradio() -> None:
     code = (
-        "import importlib, pkgutil, sys, restore\n"
-        "for m in pkgutil.walk_packages(restore.__path__, 'restore.'):\n"
-        "    importlib.import_module(m.name)\n"
-        "assert 'restore.studio' in sys.modules\n"
+        "import importlib, pkgutil, sys, restore, studio\n"
+        "for pkg in (restore, studio):\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
+        "assert 'studio.restore_tab' in sys.modules\n"
         "assert 'gradio' not in sys.modules, 'a restore module imports gradio'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
@@ -306,11 +313,12 @@ def client(app: ModuleType) -> Iterator:
     from gradio_client import Client
 
     port = free_port()
-    app.demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo = studio_demo()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
     try:
         yield Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=True)
     finally:
-        app.demo.close()
+        demo.close()
 
 
 def test_client_restore(client, photo: Path) -> None:

@@ -1,4 +1,4 @@
-"""restore.atlas (the dictionary atlas) and restore.plots (the app's figures)."""
+"""restore.evaluation.atlas (the dictionary atlas) and studio.plots (the app's figures)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import pytest
 from matplotlib.figure import Figure
 from studio_env import single_thread_torch
 
-from restore import atlas as atlas_mod
-from restore import plots
-from restore.atlas import Atlas, compute_atlas, cosine_similarity, load_atlas, pca, read_atlas
-from restore.config import preset
-from restore.degradations import DEGRADATION_TYPES
-from restore.inference import Restorer, available_models, weights_dir
-from restore.weights import fingerprint, save_weights
+from restore.evaluation import atlas as atlas_mod
+from restore.evaluation.atlas import Atlas, compute_atlas, cosine_similarity, load_atlas, pca, read_atlas
+from restore.inference.restorer import Restorer, available_models
+from restore.resources import package_assets, weights_dir
+from restore.models.config import preset
+from restore.models.weights import fingerprint, save_weights
+from restore.synthesis.registry import DEGRADATION_TYPES
+from studio import plots
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,7 +81,7 @@ def test_save_load_round_trip_and_fingerprint(small_atlas: Atlas, tiny, tmp_path
     other.write_bytes(b"different weights")
     assert not loaded.matches(other)
     assert load_atlas("missing", tmp_path) is None
-    monkeypatch.setenv(atlas_mod.ATLAS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv("RESTORE_ATLAS_DIR", str(tmp_path))
     assert load_atlas("ndr-restore").fingerprint == small_atlas.fingerprint
 
 
@@ -107,14 +108,14 @@ def test_texture_crops_when_there_are_no_photos() -> None:
 
 def test_shipped_atlases_match_the_shipped_weights() -> None:
     """Every shipped NDR model needs an atlas made from exactly its weights (regenerate on change)."""
-    shipped = [m for m in available_models(ROOT / "assets" / "weights") if m != "dfpir"]
+    shipped = [m for m in available_models(package_assets() / "weights") if m != "dfpir"]
     if not shipped:
         pytest.skip("no shipped NDR weights in assets/weights yet")
     for name in shipped:
-        atlas = load_atlas(name, ROOT / "assets" / "atlas")
-        hint = f"run `python -m restore.atlas --model {name}`"
+        atlas = load_atlas(name, package_assets() / "atlas")
+        hint = f"run `python -m restore.evaluation.atlas --model {name}`"
         assert atlas is not None, f"assets/atlas/{name}.npz is missing: {hint}"
-        assert atlas.matches(ROOT / "assets" / "weights" / f"{name}.safetensors"), f"stale atlas: {hint}"
+        assert atlas.matches(package_assets() / "weights" / f"{name}.safetensors"), f"stale atlas: {hint}"
     assert weights_dir().name  # the app reads weights from here
 
 

@@ -1,4 +1,4 @@
-"""Gated back-projection after upscaling (restore.backproject)."""
+"""Gated back-projection after upscaling (restore.refinements.backproject)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import restore.backproject as B
+import restore.refinements.backproject as B
 from restore import Restorer
-from restore.config import preset
+from restore.models.config import preset
 
 
 def _u8(x: torch.Tensor) -> np.ndarray:
@@ -113,7 +113,7 @@ def test_restorer_back_projects_when_upscaling_and_not_when_asked() -> None:
 
 
 def test_the_app_says_which_refinement_ran() -> None:
-    from restore.studio import _refine_note
+    from studio.restore_tab import _refine_note
 
     _, small, _ = _case(2)
     rng = np.random.default_rng(1)

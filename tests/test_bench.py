@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from restore.bench import main
+from restore.evaluation.bench import main
 
 
 def test_bench_reports_a_row_per_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

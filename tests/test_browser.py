@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from screenshots import CHROMIUM, restore_in_page, serve
-from studio_env import ROOT, single_thread_torch, studio_app
+from studio_env import ROOT, single_thread_torch, studio_demo
 
 from restore.images import load_image
 
@@ -32,9 +32,8 @@ def test_restore_in_a_real_browser(tmp_path: Path) -> None:
     _require_chromium()
     from screenshots import chromium_page
 
-    app = studio_app()
-    example = ROOT / "assets" / "examples" / "rock_face.jpg"
-    with serve(app) as url, chromium_page() as page:
+    example = ROOT / "restore" / "assets" / "examples" / "rock_face.jpg"
+    with serve(studio_demo()) as url, chromium_page() as page:
         before, after = restore_in_page(page, url, example)
         page.screenshot(path=tmp_path / "restore.png", full_page=True)
         message = page.locator("#restore-button").locator("xpath=../..").inner_text()

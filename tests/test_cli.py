@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restore.__main__ import main
-from restore.config import preset
-from restore.inference import Restorer
-from restore.weights import save_weights
+from restore.cli import main
+from restore.inference.restorer import Restorer
+from restore.models.config import preset
+from restore.models.weights import save_weights
 
 
 @pytest.fixture()

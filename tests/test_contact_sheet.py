@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from restore import contact_sheet as C
-from restore.degradations import DEGRADATION_TYPES, validate_spec
+from restore.evaluation import contact_sheet as C
+from restore.synthesis.registry import DEGRADATION_TYPES, validate_spec
 
 SIZE = 48
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from restore import degradation_ops as ops
-from restore import degradations as D
-from restore.degradations import DEGRADATION_TYPES, DEGRADATIONS, ORDER, degrade, sample
+from restore.synthesis import ops
+from restore.synthesis import registry as D
+from restore.synthesis.registry import DEGRADATION_TYPES, DEGRADATIONS, ORDER, degrade, sample
 
 H, W = 37, 53  # odd on purpose
 

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from restore.benchmark import CASES
-from restore.degradations import DEGRADATION_TYPES
-from restore.detection import detection_report, markdown
+from restore.evaluation.benchmark import CASES
+from restore.evaluation.detection import detection_report, markdown
+from restore.synthesis.registry import DEGRADATION_TYPES
 
 
 def test_detection_report_counts_hits_and_misses() -> None:

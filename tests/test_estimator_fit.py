@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from restore.config import preset
-from restore.estimator_fit import fit_head, load_except_stale_estimator
 from restore.models import build_model
+from restore.models.config import preset
+from restore.training.estimator_fit import fit_head, load_except_stale_estimator
 
 
 def test_fit_head_learns_and_folds_scaling_into_the_first_layer() -> None:

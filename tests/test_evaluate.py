@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from restore import baselines as B
-from restore import benchmark as BM
-from restore import classical as C
-from restore import evaluate as E
-from restore.degradation_ops import downscale
-from restore.degradations import degrade, degrade_image, to_tensor, to_uint8
-from restore.metrics import psnr
+from restore.evaluation import baselines as B
+from restore.evaluation import benchmark as BM
+from restore.evaluation import classical as C
+from restore.evaluation import evaluate as E
+from restore.evaluation.metrics import psnr
+from restore.synthesis.ops import downscale
+from restore.synthesis.registry import degrade, degrade_image, to_tensor, to_uint8
 
 
 def _smooth(h: int = 64, w: int = 64, seed: int = 0) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The haze pass (restore.hazedetail): the affine carry, its gate, and its wiring into Restorer."""
+"""The haze pass (restore.refinements.haze): the affine carry, its gate, and its wiring into Restorer."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-import restore.hazedetail as H
+import restore.refinements.haze as H
 from restore import Restorer
-from restore.config import preset
-from restore.degradations import DEGRADATION_TYPES
-from restore.refine import image_noise_sigma
+from restore.models.config import preset
+from restore.refinements.wiener import image_noise_sigma
+from restore.synthesis.registry import DEGRADATION_TYPES
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -187,7 +187,7 @@ def test_blind_restore_uses_the_estimator_as_analyze_reports_it(tiny: Restorer, 
         seen.append(dict(probs))
         return real(probs, noise_grey)
 
-    monkeypatch.setattr("restore.inference.pass_weights", spy)
+    monkeypatch.setattr("restore.inference.restorer.pass_weights", spy)
     tiny.restore(img)
     reported = tiny.analyze(img).probabilities
     assert seen and seen[0].keys() == reported.keys()
@@ -200,7 +200,7 @@ def test_blind_restore_uses_the_estimator_as_analyze_reports_it(tiny: Restorer, 
 
 
 def test_restore_reports_the_haze_pass_and_the_app_says_so(tiny: Restorer) -> None:
-    from restore.studio import _refine_note
+    from studio.restore_tab import _refine_note
 
     img, _ = hazy(scene(60, 80))
     report: dict[str, object] = {}

@@ -10,12 +10,14 @@ import torch
 from PIL import Image
 
 from restore import DEGRADATION_TYPES, Restorer, available_models
-from restore.config import preset
-from restore.inference import tile_cores, tile_count, tile_starts
-from restore.weights import WEIGHTS_DIR, WeightsError, read_config, save_weights
+from restore.inference.restorer import tile_cores, tile_count, tile_starts
+from restore.models.config import preset
+from restore.models.weights import WeightsError, read_config, save_weights
+from restore.resources import package_assets
 
 RNG = np.random.default_rng(0)
-EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
+EXAMPLES = package_assets() / "examples"
+WEIGHTS_DIR = package_assets() / "weights"
 
 
 def smooth_image(h: int, w: int) -> np.ndarray:
@@ -117,7 +119,7 @@ def test_gate_means_of_the_whole_image_reproduce_its_own_pooling(ndr: Restorer) 
 
 
 def test_kept_encoder_outputs_change_nothing_and_respect_the_budget(ndr: Restorer, monkeypatch) -> None:
-    import restore.inference as inference
+    import restore.inference.restorer as inference
 
     img = smooth_image(100, 130)
     unet = ndr.model.unet

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from restore.metrics import psnr, psnr_torch, ssim, ssim_torch
+from restore.evaluation.metrics import psnr, psnr_torch, ssim, ssim_torch
 
 skm = pytest.importorskip("skimage.metrics")
 

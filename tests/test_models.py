@@ -8,13 +8,13 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from restore.config import PRESETS, preset
-from restore.degradations import DEGRADATION_TYPES
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.blocks import topk_mask
+from restore.models.config import PRESETS, preset
 from restore.models.dfpir import DGPB, routing_weights, type_permutations
 from restore.models.ndr import CPGate, DegradationInjection, noise_level
-from restore.weights import WeightsError, clean_state_dict, load_weights, read_config, save_weights
+from restore.models.weights import WeightsError, clean_state_dict, load_weights, read_config, save_weights
+from restore.synthesis.registry import DEGRADATION_TYPES
 
 H, W = 37, 53
 TINY = ("ndr-tiny", "dfpir-tiny", "plain-tiny")

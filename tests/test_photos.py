@@ -1,4 +1,4 @@
-"""Tests for restore.photos, restore.debian and restore.examples: offline, no apt, on small generated images."""
+"""Tests for restore.data.photos, restore.data.debian and restore.data.examples: offline, no apt, on small generated images."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restore import debian, examples, photos
-from restore.debian import Member
+from restore.data import debian, examples, photos
+from restore.data.debian import Member
 
 
 def _random_image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -137,7 +137,7 @@ def test_missing_apt_get_points_to_from(
     monkeypatch.setattr(debian.shutil, "which", lambda _: None)
     with pytest.raises(photos.MissingToolError, match="--from"):
         debian.require_tools()
-    with caplog.at_level(logging.ERROR, logger="restore.photos"):
+    with caplog.at_level(logging.ERROR, logger="restore.data.photos"):
         code = photos.main(["--out", str(tmp_path / "photos"), "--cache", str(tmp_path / "debs")])
     assert code != 0
     assert "apt-get" in caplog.text and "--from" in caplog.text
@@ -158,7 +158,7 @@ def test_fetch_skips_present_photos_without_apt(tmp_path: Path, monkeypatch: pyt
 
 
 def test_list_photos(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"python -m restore\.photos"):
+    with pytest.raises(FileNotFoundError, match=r"python -m restore\.data\.photos"):
         photos.list_photos(tmp_path, "train")
     with pytest.raises(ValueError, match="split"):
         photos.list_photos(tmp_path, "test")

@@ -1,4 +1,4 @@
-"""The pilot-guided Wiener refinement (restore.refine) and its wiring into Restorer, CLI, evaluator."""
+"""The pilot-guided Wiener refinement (restore.refinements.wiener) and its wiring into Restorer, CLI, evaluator."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-import restore.refine as R
+import restore.refinements.wiener as R
 from restore import Restorer
-from restore.config import preset
-from restore.evaluate import _model_method, load_restorers
+from restore.evaluation.evaluate import _model_method, load_restorers
+from restore.models.config import preset
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -11,12 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-import restore.train as T
-from restore.config import TrainConfig, load_train_config, preset
-from restore.degradations import DEGRADATION_TYPES, degrade
-from restore.estimator_fit import refit
+import restore.training.trainer as T
 from restore.models import build_degrad, build_model
-from restore.weights import load_weights, read_config, read_metadata
+from restore.models.config import preset
+from restore.models.weights import load_weights, read_config, read_metadata
+from restore.synthesis.registry import DEGRADATION_TYPES, degrade
+from restore.training.config import TrainConfig, load_train_config
+from restore.training.estimator_fit import refit
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -174,7 +175,7 @@ def test_validation_lattice_spreads_crops_over_each_photo(tmp_path):
 
 
 def test_validation_psnr_is_the_mean_of_per_crop_psnrs():
-    from restore.validation import psnr_t
+    from restore.training.validation import psnr_t
 
     clean = torch.full((2, 3, 8, 8), 0.5)
     noisy = clean.clone()
@@ -291,8 +292,8 @@ def test_weight_average_follows_the_schedule_and_is_what_ships(photos, tmp_path,
 
 
 def test_refit_samples_clean_crops_labelled_with_no_type(photos):
-    from restore.estimator_fit import collect
-    from restore.photos import list_photos
+    from restore.data.photos import list_photos
+    from restore.training.estimator_fit import collect
 
     g = torch.Generator().manual_seed(0)
     model = build_model(preset("ndr-tiny"))

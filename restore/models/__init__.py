@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from restore.config import ModelConfig
 from restore.models.backbone import PlainNet, RestorationNet
+from restore.models.config import ModelConfig
 from restore.models.dfpir import DFPIR
 from restore.models.ndr import NDRDegrad, NDRRestore
 

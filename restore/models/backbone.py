@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restore.config import ModelConfig
 from restore.models.blocks import Downsample, Upsample, stage
+from restore.models.config import ModelConfig
 
 
 class UNet(nn.Module):

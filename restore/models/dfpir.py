@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restore.config import ModelConfig
-from restore.degradations import DEGRADATION_TYPES
 from restore.models.backbone import RestorationNet, UNet
 from restore.models.blocks import GDFN, LayerNorm2d, channel_attention
+from restore.models.config import ModelConfig
 from restore.models.ndr import Estimator, noise_level, pooled_features
+from restore.synthesis.registry import DEGRADATION_TYPES
 
 NUM_TYPES = len(DEGRADATION_TYPES)
 

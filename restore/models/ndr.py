@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restore.config import ModelConfig
-from restore.degradations import DEGRADATION_TYPES
 from restore.models.backbone import RestorationNet, UNet, pad_to
 from restore.models.blocks import Downsample, ResConvBlock, Upsample
+from restore.models.config import ModelConfig
+from restore.synthesis.registry import DEGRADATION_TYPES
 
 
 class CPGate(nn.Module):

@@ -1,0 +1,190 @@
+"""Model configs: the typed :class:`ModelConfig` and the named presets (no YAML, no training).
+
+Configs are frozen dataclasses whose defaults are the shipped recipe; unknown keys raise with the
+list of valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a restoration network (NDR-Restore, DFPIR or the plain backbone).
+
+    Attributes:
+        arch: "ndr" (NDR-Restore), "dfpir", or "plain" (backbone only, the no-NDR ablation).
+        block: backbone block, "restormer" (MDTA + GDFN, the papers') or "resconv" (two dense
+            3x3 convolutions with a residual: much faster on CPUs).
+        width: channels at level 1; level l has ``width * mults[l]``.
+        mults: channel multipliers of the 4 levels.
+        enc_blocks: blocks in encoder levels 1-3; ``latent_blocks`` at level 4.
+        dec_blocks: blocks in decoder levels 3, 2, 1 (deepest first).
+        refine_blocks: refinement blocks at full resolution after the decoder.
+        wide_top: the top decoder level keeps the concatenated 2x width (Restormer) instead of
+            reducing it with a 1x1 convolution (cheaper).
+        heads: attention heads per level (restormer blocks only).
+        ffn_expansion: feed-forward expansion (restormer blocks only).
+        unshuffle: pixel-unshuffle factor applied to the input (1 = none); the network then works
+            at 1/unshuffle resolution and pixel-shuffles its output back.
+        atoms, atom_dim: size of the NDR dictionary D (atoms x dims).
+        query_dim: channels of the queried degradation feature E.
+        cp_rank: rank R of the CP gate.
+        injection: "di" (Degradation Injection), "concat" (DQ output concatenated, an ablation).
+        cp_gate: use the low-rank CP gate inside DI (False: identity gate, an ablation).
+        di_residual: add the un-modulated skip back after DI (trains more stably).
+        degrad_width: width of the NDR-Degrad auxiliary network.
+        keep_ratio: DFPIR: share of attention logits kept per row.
+        alpha_init: DFPIR: initial output scale of the perturbed attention.
+        perm_seed: DFPIR: seed of the per-type channel permutations.
+        estimator_hidden: hidden units of the degradation estimator head.
+        estimator_texture: the estimator also reads how finely each pooled map varies (mean
+            absolute neighbour difference), besides its mean and std: each atom's activation map
+            (NDR) or each encoder channel (DFPIR).
+        estimator_noise: DFPIR: the estimator also reads a robust estimate of the input's
+            white-noise level per colour channel (the median absolute finest-scale diagonal Haar
+            coefficient, at full resolution, on a log scale). Pooled at a quarter of the
+            resolution, the encoder features barely see noise of sigma 15 on a textured photo.
+        up_kernel: kernel of the decoder's upsampling convolutions (3: Restormer's; 1: 9x fewer
+            weights, for the size-capped CPU presets).
+        affine_head: the decoder also predicts a smooth per-pixel gain and offset (at the
+            unshuffled resolution, upsampled bilinearly): ``out = x * exp(gain) + offset +
+            residual``. Haze (``J = (I - A(1 - t)) / t``) and low light are near-affine in the
+            input, which a purely additive residual can only approximate.
+    """
+
+    arch: str = "ndr"
+    block: str = "resconv"
+    width: int = 48
+    mults: tuple[int, ...] = (1, 2, 3, 3)
+    enc_blocks: tuple[int, ...] = (2, 2, 1)
+    latent_blocks: int = 1
+    dec_blocks: tuple[int, ...] = (1, 2, 2)
+    refine_blocks: int = 0
+    wide_top: bool = False
+    heads: tuple[int, ...] = (1, 2, 4, 8)
+    ffn_expansion: float = 2.66
+    unshuffle: int = 4
+    atoms: int = 32
+    atom_dim: int = 128
+    query_dim: int = 64
+    cp_rank: int = 16
+    injection: str = "di"
+    cp_gate: bool = True
+    di_residual: bool = True
+    degrad_width: int = 24
+    keep_ratio: float = 0.9
+    alpha_init: float = 0.2
+    perm_seed: int = 0
+    estimator_hidden: int = 64
+    estimator_texture: bool = False
+    estimator_noise: bool = False
+    up_kernel: int = 3
+    affine_head: bool = False
+
+    def __post_init__(self) -> None:
+        choices = {"arch": ("ndr", "dfpir", "plain"), "block": ("restormer", "resconv"), "injection": ("di", "concat")}
+        for key, valid in choices.items():
+            if getattr(self, key) not in valid:
+                raise ValueError(f"{key}={getattr(self, key)!r} is not one of {valid}")
+        if len(self.mults) != 4 or len(self.enc_blocks) != 3 or len(self.dec_blocks) != 3 or len(self.heads) != 4:
+            raise ValueError("mults and heads need 4 entries, enc_blocks and dec_blocks 3")
+        if not 0 < self.keep_ratio <= 1:
+            raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio}")
+
+    @property
+    def multiple(self) -> int:
+        """Input sides are padded to a multiple of this (three 2x downsamplings + unshuffle)."""
+        return 8 * self.unshuffle
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # The paper's dimensions: Restormer blocks, width 48, [4, 6, 6, 8] / [6, 6, 4], 3 refinement.
+    "ndr-paper": ModelConfig(
+        arch="ndr",
+        block="restormer",
+        width=48,
+        mults=(1, 2, 4, 8),
+        enc_blocks=(4, 6, 6),
+        latent_blocks=8,
+        dec_blocks=(6, 6, 4),
+        refine_blocks=3,
+        wide_top=True,
+        heads=(1, 2, 4, 6),
+        unshuffle=1,
+        degrad_width=48,
+    ),
+    "ndr-small": ModelConfig(affine_head=True, estimator_texture=True),
+    "ndr-tiny": ModelConfig(
+        affine_head=True,
+        estimator_texture=True,
+        width=8,
+        mults=(1, 2, 2, 2),
+        enc_blocks=(1, 1, 1),
+        dec_blocks=(1, 1, 1),
+        unshuffle=2,
+        degrad_width=8,
+        estimator_hidden=16,
+    ),
+    "dfpir-paper": ModelConfig(
+        arch="dfpir",
+        block="restormer",
+        width=48,
+        mults=(1, 2, 4, 8),
+        enc_blocks=(4, 6, 6),
+        latent_blocks=8,
+        dec_blocks=(6, 6, 4),
+        refine_blocks=4,
+        wide_top=True,
+        heads=(1, 2, 4, 8),
+        unshuffle=1,
+    ),
+    "dfpir-small": ModelConfig(arch="dfpir", heads=(1, 1, 2, 2), estimator_texture=True, estimator_noise=True),
+    "dfpir-tiny": ModelConfig(
+        arch="dfpir",
+        width=8,
+        mults=(1, 2, 2, 2),
+        enc_blocks=(1, 1, 1),
+        dec_blocks=(1, 1, 1),
+        unshuffle=2,
+        heads=(1, 1, 1, 1),
+        estimator_hidden=16,
+        estimator_texture=True,
+        estimator_noise=True,
+    ),
+    "plain-small": ModelConfig(arch="plain", affine_head=True),
+    "plain-tiny": ModelConfig(
+        arch="plain", width=8, mults=(1, 2, 2, 2), enc_blocks=(1, 1, 1), dec_blocks=(1, 1, 1), unshuffle=2
+    ),
+}
+
+
+def preset(name: str, **overrides: Any) -> ModelConfig:
+    """A named preset, optionally with some fields replaced."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    return replace_checked(PRESETS[name], overrides)
+
+
+def replace_checked(obj: T, overrides: dict[str, Any]) -> T:
+    """``dataclasses.replace`` that names the valid keys when one is unknown; lists become tuples."""
+    valid = {f.name for f in fields(obj)}  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise KeyError(f"unknown config keys {unknown}; valid: {sorted(valid)}")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return dataclasses.replace(obj, **clean)  # type: ignore[type-var]
+
+
+def to_json(cfg: Any) -> str:
+    return json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+
+
+def model_config_from_json(text: str) -> ModelConfig:
+    return replace_checked(ModelConfig(), json.loads(text))

@@ -1,0 +1,123 @@
+"""The training recipe: :class:`TrainConfig` and its YAML files (only keys that differ from the defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from restore.models.config import ModelConfig, preset, replace_checked
+from restore.synthesis.registry import check_type_weights
+
+LOSSES = ("l1", "l2", "psnr")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe (defaults: the shipped `small` run on a CPU).
+
+    Attributes:
+        model: preset name or a full ModelConfig (YAML: a preset name plus ``model_overrides``).
+        patch: training patch side (px). batch: patches per step.
+        steps: optimiser steps; warmup: linear warm-up steps; lr / min_lr: cosine schedule ends.
+        weight_decay, grad_clip: AdamW decay and gradient-norm clip.
+        loss: restoration loss per sample, "l1" (the papers') or "l2" (mean squared error: under
+            doubt about the type the L2 optimum is the posterior mean, which already corrects
+            partly, while the L1 optimum, a median, does nothing until one type is more likely
+            than all the rest together; L2 is also what PSNR measures), or "psnr" (minus each
+            sample's PSNR, in units of 100 dB: the benchmark's own measure, averaged in dB, so a
+            mild case gains as much from one dB as a severe one; its gradient is L2's scaled by
+            1 / MSE, which replaces ``loss_balance``; 1e-4 is added to each MSE, a 40 dB ceiling).
+        l1_from: with ``loss: l2`` or ``psnr``, switch to L1 from this share of the schedule on (1 = never):
+            L2 first, to learn every correction; then L1, so the network commits to a correction
+            only where it is sure and leaves ambiguous, nearly clean inputs alone.
+        loss_balance: weight each sample's restoration loss by 1 / (its input's L1 + balance_floor),
+            so mild degradations count as much as severe ones (False: the paper's plain mean L1);
+            a larger floor gives the severe ones (haze, low light) more of the gradient.
+        degrad_weight: lambda of the re-degradation L1; estimator_weight: the estimator's BCE.
+        alternate: alternate restoration and degradation updates (paper text) instead of one
+            joint step (public code).
+        p_mixture, p_clean: the sampler's mix (see ``restore.synthesis.registry.sample``).
+        type_weights: relative odds of the single types (YAML: a mapping such as ``{haze: 3}``;
+            unnamed types keep 1), to spend a fine-tune on the weakest type; empty: balanced.
+        predicted_label_fraction: DFPIR: share of samples routed by the estimator's prediction
+            instead of the true label, so the network tolerates estimator mistakes.
+        ema: decay of an exponential moving average of the restoration network's weights (0 = off,
+            e.g. 0.999); validation, the estimator refit, warm starts and the export then use the
+            average, which smooths the step-to-step swings of the hard cases (haze).
+        val_every, save_every, log_every: intervals in steps.
+        val_size: side of the validation crops; val_grid: a ``val_grid x val_grid`` lattice of
+            crops per validation photo (1: the centre crop only).
+        train_only: train only the parameters whose names start with one of these prefixes
+            (e.g. ``unet.affine``): the rest of the network, NDR-Degrad and the estimator stay as
+            warm-started. Empty: train everything.
+        seed: seeds crops, synthesis and init.
+        threads: torch CPU threads (0 = torch's default).
+        compile: wrap the model in torch.compile (CUDA).
+        bf16: bfloat16 autocast on the CPU too (always on for CUDA); the loss, the optimiser and
+            the weights stay fp32. Worth it where the CPU has native bf16 (AVX-512 BF16, AMX).
+    """
+
+    model: str = "ndr-small"
+    model_overrides: tuple[tuple[str, Any], ...] = ()
+    patch: int = 96
+    batch: int = 8
+    steps: int = 6000
+    warmup: int = 300
+    lr: float = 5e-4
+    min_lr: float = 2e-5
+    weight_decay: float = 1e-4
+    grad_clip: float = 0.5
+    loss: str = "l1"
+    l1_from: float = 1.0
+    loss_balance: bool = True
+    balance_floor: float = 0.02
+    degrad_weight: float = 1.0
+    estimator_weight: float = 0.1
+    alternate: bool = False
+    p_mixture: float = 0.25
+    p_clean: float = 0.02
+    type_weights: tuple[tuple[str, float], ...] = ()
+    predicted_label_fraction: float = 0.2
+    ema: float = 0.0
+    val_every: int = 500
+    save_every: int = 250
+    log_every: int = 25
+    val_size: int = 256
+    val_grid: int = 2
+    train_only: tuple[str, ...] = ()
+    seed: int = 0
+    threads: int = 0
+    compile: bool = False
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema={self.ema} must be in [0, 1)")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss={self.loss!r} is not one of {LOSSES}")
+        if self.val_grid < 1:
+            raise ValueError(f"val_grid={self.val_grid} must be at least 1")
+        if self.type_weights:
+            check_type_weights(dict(self.type_weights))
+
+
+def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
+    """Read a YAML training config (only keys that differ from the defaults)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of config keys")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    for key in ("model_overrides", "type_weights"):
+        if isinstance(data.get(key), dict):
+            data[key] = tuple(sorted(data[key].items()))
+    return replace_checked(TrainConfig(), data)
+
+
+def model_config(train: TrainConfig) -> ModelConfig:
+    """The ModelConfig a TrainConfig asks for."""
+    return preset(train.model, **dict(train.model_overrides))

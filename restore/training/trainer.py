@@ -1,0 +1,441 @@
+"""Training loop for NDR-Restore, DFPIR and the plain backbone (CPU, CUDA, torchrun DDP).
+
+Patches are cropped from the clean photos on the fly and degraded *on the training device* with
+:mod:`restore.synthesis.registry`, so a GPU never waits for a CPU data loader.
+
+Usage::
+
+    python -m restore.training.trainer --config configs/ndr-small.yaml --data data/photos --out runs/ndr-small
+    torchrun --nproc_per_node 4 -m restore.training.trainer --config configs/ndr-small.yaml --out runs/ndr4
+    python -m restore.training.trainer --export runs/ndr-small --name ndr-restore   # -> restore/assets/weights/
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor, nn
+
+from restore.data.photos import list_photos
+from restore.models import build_degrad, build_model, count_parameters
+from restore.models.config import ModelConfig
+from restore.models.dfpir import routing_weights
+from restore.models.weights import clean_state_dict
+from restore.resources import package_assets
+from restore.synthesis.registry import sample
+from restore.training.config import TrainConfig, load_train_config, model_config
+from restore.training.run_files import export, final_weights, read_shipped, warm_start_record
+from restore.training.validation import plot_curve, validate
+
+PSNR_FLOOR = 1e-4  # MSE added inside the log of the "psnr" loss (a 40 dB ceiling)
+
+log = logging.getLogger("restore.training.trainer")
+
+
+def lr_at(step: int, cfg: TrainConfig, progress: float | None = None) -> float:
+    """Linear warm-up to ``cfg.lr``, then cosine decay to ``cfg.min_lr`` at ``cfg.steps``.
+
+    ``progress`` (0-1) replaces ``step / steps`` for the cosine when a run has a time budget, so
+    the schedule still ends at ``min_lr`` when time, not steps, runs out.
+    """
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup) if progress is None else progress
+    t = min(1.0, max(0.0, t))
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
+
+
+class PatchSampler:
+    """Random, texture-preferring, augmented crops from photos held on the training device."""
+
+    def __init__(self, paths: list[Path], patch: int, device: torch.device, generator: torch.Generator) -> None:
+        self.images = [self._load(p, device) for p in paths]
+        self.images = [im for im in self.images if min(im.shape[-2:]) >= patch]
+        if not self.images:
+            raise ValueError(f"no photo is at least {patch}x{patch} px")
+        areas = torch.tensor([im.shape[-1] * im.shape[-2] for im in self.images], dtype=torch.float)
+        self.weights = areas / areas.sum()
+        self.patch = patch
+        self.g = generator
+
+    @staticmethod
+    def _load(path: Path, device: torch.device) -> Tensor:
+        arr = np.array(Image.open(path).convert("RGB"))
+        return torch.from_numpy(arr).permute(2, 0, 1).contiguous().to(device)  # (3, H, W) uint8
+
+    def __call__(self, batch: int) -> Tensor:
+        """``(batch, 3, patch, patch)`` float in [0, 1]: the most textured of 1.5x candidates."""
+        n = batch + batch // 2
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=self.g)
+        p = self.patch
+        crops = []
+        for i in idx.tolist():
+            im = self.images[i]
+            y = int(torch.randint(0, im.shape[1] - p + 1, (1,), generator=self.g))
+            x = int(torch.randint(0, im.shape[2] - p + 1, (1,), generator=self.g))
+            crops.append(im[:, y : y + p, x : x + p])
+        x = torch.stack(crops).float() / 255.0
+        texture = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(1, 2, 3))
+        x = x[texture.argsort(descending=True)[:batch]]
+        x = x[torch.randperm(batch, generator=self.g)]
+        k = int(torch.randint(0, 4, (1,), generator=self.g))
+        x = torch.rot90(x, k, dims=(2, 3))
+        if int(torch.randint(0, 2, (1,), generator=self.g)):
+            x = x.flip(3)
+        return x.contiguous()
+
+
+def validation_set(paths: list[Path], size: int, device: torch.device, grid: int = 1) -> Tensor:
+    """Crops ``(N * grid², 3, size, size)`` of the validation photos: a ``grid x grid`` lattice of
+    evenly spaced crops per photo (``grid=1``: the centre crop), so no one crop decides a type."""
+    out = []
+    for p in paths:
+        im = PatchSampler._load(p, device)
+        h, w = im.shape[-2:]
+        s = min(size, h, w)
+        for gy in range(grid):
+            for gx in range(grid):
+                y, x = (h - s) * (gy + 1) // (grid + 1), (w - s) * (gx + 1) // (grid + 1)
+                crop = im[None, :, y : y + s, x : x + s].float() / 255.0
+                out.append(F.interpolate(crop, size=(size, size), mode="area"))
+    return torch.cat(out)
+
+
+def restoration_objective(restored: Tensor, degraded: Tensor, clean: Tensor, loss: str, cfg: TrainConfig) -> Tensor:
+    """The restoration term of the loss for one batch (see ``TrainConfig.loss``)."""
+    err = restored - clean
+    if loss == "psnr":
+        # -PSNR / 100 per sample: 0.1 * log10(MSE + 1e-4); the 1e-4 (40 dB) keeps nearly clean
+        # samples from taking the whole gradient. Balanced already: no loss_balance weights.
+        return (0.1 * torch.log10(err.square().mean(dim=(1, 2, 3)) + PSNR_FLOOR)).mean()
+    per_sample = (err.square() if loss == "l2" else err.abs()).mean(dim=(1, 2, 3))
+    if not cfg.loss_balance:
+        return per_sample.mean()
+    # Mild degradations (input error ~0.02) must count as much as severe ones (~0.25): the
+    # benchmark averages PSNR over cases, and plain L1 is dominated by the severe.
+    w = 1.0 / ((degraded - clean).abs().mean(dim=(1, 2, 3)) + cfg.balance_floor)
+    return (per_sample * w / w.mean()).mean()
+
+
+class Trainer:
+    """Owns the models, optimiser, sampler and checkpoints of one run."""
+
+    def __init__(
+        self, cfg: TrainConfig, data: Path, out: Path, device: torch.device, rank: int = 0, world: int = 1
+    ) -> None:
+        self.cfg, self.out, self.device, self.rank, self.world = cfg, out, device, rank, world
+        self.mcfg: ModelConfig = model_config(cfg)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(self.mcfg).to(device)
+        self.degrad = build_degrad(self.mcfg).to(device) if self.mcfg.arch == "ndr" else None
+        if device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        params = list(self.model.parameters()) + (list(self.degrad.parameters()) if self.degrad else [])
+        if cfg.train_only:
+            params = self._freeze_all_but(cfg.train_only)
+        self.degrad_trains = self.degrad is not None and any(p.requires_grad for p in self.degrad.parameters())
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+        self.params = params
+        self.step = 0
+        self.elapsed = 0.0
+        self.init_from: dict | None = None  # the warm-start chain, recorded in the shipped file
+        self.ema: nn.Module | None = None  # the weight average (TrainConfig.ema), made at the first step
+        self._ema_pairs: list[tuple[Tensor, Tensor]] = []  # (average, current) tensors, in step
+        self.g = torch.Generator(device="cpu").manual_seed(cfg.seed * 7919 + rank)
+        self.gdev = torch.Generator(device=device).manual_seed(cfg.seed * 104729 + rank)
+        self.sampler = PatchSampler(list_photos(data, "train"), cfg.patch, device, self.g)
+        self.val = validation_set(list_photos(data, "val"), cfg.val_size, device, cfg.val_grid) if rank == 0 else None
+        self.fwd_model: nn.Module = self.model
+        self.fwd_degrad = self.degrad
+        if world > 1:
+            self.fwd_model = nn.parallel.DistributedDataParallel(self.model, device_ids=[device.index])
+            if self.degrad_trains:
+                self.fwd_degrad = nn.parallel.DistributedDataParallel(self.degrad, device_ids=[device.index])
+        if cfg.compile:
+            self.fwd_model = torch.compile(self.fwd_model)
+
+    def _freeze_all_but(self, prefixes: tuple[str, ...]) -> list[nn.Parameter]:
+        """Freeze every parameter (NDR-Degrad's too) but those named with one of ``prefixes``;
+        returns the ones left to train."""
+        named = list(self.model.named_parameters())
+        for name, p in named:
+            p.requires_grad_(name.startswith(prefixes))
+        if self.degrad is not None:
+            self.degrad.requires_grad_(False)
+        params = [p for _, p in named if p.requires_grad]
+        if not params:
+            raise ValueError(f"train_only={list(prefixes)} matches no parameter of {self.cfg.model}")
+        return params
+
+    # ----------------------------------------------------------------- checkpoints
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        ckpt = {
+            "model": clean_state_dict(self.model.state_dict()),
+            "degrad": clean_state_dict(self.degrad.state_dict()) if self.degrad else None,
+            "ema": clean_state_dict(self.ema.state_dict()) if self.ema is not None else None,
+            "opt": self.opt.state_dict(),
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "train_config": json.dumps(asdict(self.cfg)),
+            "g": self.g.get_state(),
+            "gdev": self.gdev.get_state(),
+        }
+        if self.init_from is not None:
+            ckpt["init_from"] = json.dumps(self.init_from)
+        tmp = self.out / "last.pt.tmp"
+        torch.save(ckpt, tmp)
+        tmp.replace(self.out / "last.pt")
+
+    def resume(self) -> bool:
+        path = self.out / "last.pt"
+        if not path.exists():
+            return False
+        ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(ckpt["model"])
+        if self.degrad is not None and ckpt["degrad"] is not None:
+            self.degrad.load_state_dict(ckpt["degrad"])
+        if self.cfg.ema > 0 and ckpt.get("ema") is not None:
+            self._start_average(ckpt["ema"])
+        self.opt.load_state_dict(ckpt["opt"])
+        self.step = int(ckpt["step"])
+        self.elapsed = float(ckpt.get("elapsed", 0.0))
+        self.init_from = json.loads(ckpt["init_from"]) if "init_from" in ckpt else None
+        self.g.set_state(ckpt["g"])
+        self.gdev.set_state(ckpt["gdev"].cpu())
+        log.info("resumed %s at step %d", path, self.step)
+        return True
+
+    def warm_start(self, path: Path) -> None:
+        """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule).
+
+        Parameters the checkpoint lacks keep their initialisation; they must be zero-initialised
+        additions (the affine head), so the warm-started network computes what the old one did.
+        Estimator weights whose shape changed (a richer pooled input) are re-initialised: the
+        head is refitted after training anyway (:mod:`restore.training.estimator_fit`).
+        """
+        if path.suffix == ".safetensors":
+            ckpt = read_shipped(path)
+        else:
+            ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        self.init_from = warm_start_record(path, ckpt)
+        for module, state in ((self.model, final_weights(ckpt)), (self.degrad, ckpt.get("degrad"))):
+            if module is None or state is None:
+                continue
+            own = module.state_dict()
+            src = {k: v for k, v in state.items() if k in own}
+            reshaped = [k for k, v in src.items() if v.shape != own[k].shape]
+            if any(not k.startswith("estimator.") for k in reshaped):
+                raise ValueError(f"{path}: shapes differ for {reshaped}; warm start needs the same backbone")
+            for k in reshaped:
+                del src[k]
+            missing = [k for k in own if k not in src]
+            module.load_state_dict(src, strict=False)
+            log.info("warm start from %s: %d tensors copied, kept the init of %s", path, len(src), missing)
+
+    # ----------------------------------------------------------------- weight average
+    def _start_average(self, state: dict[str, Tensor]) -> None:
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.ema.load_state_dict(state)
+        # state_dict() tensors share storage with the modules: pair them once, update them in place.
+        self._ema_pairs = list(zip(self.ema.state_dict().values(), self.model.state_dict().values(), strict=True))
+
+    def update_ema(self) -> None:
+        """Move the weight average towards the current weights (a no-op with ``ema: 0``).
+
+        The decay ramps up as ``(1 + step) / (10 + step)`` towards ``TrainConfig.ema``, so an
+        average started from a random initialisation forgets it quickly.
+        """
+        if self.cfg.ema <= 0:
+            return
+        if self.ema is None:
+            self._start_average(self.model.state_dict())
+            return
+        keep = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            for avg, now in self._ema_pairs:
+                if avg.dtype.is_floating_point:
+                    avg.lerp_(now, 1.0 - keep)
+                else:
+                    avg.copy_(now)
+
+    @property
+    def final_model(self) -> nn.Module:
+        """The network this run would ship: the weight average when there is one."""
+        return self.ema if self.ema is not None else self.model
+
+    # ----------------------------------------------------------------- one step
+    def losses(self, clean: Tensor, use: str = "both", progress: float = 0.0) -> tuple[Tensor, dict[str, float]]:
+        """The loss of one batch. ``use``: "both" (joint), "restore" or "degrad" (alternating);
+        ``progress``: the share of the schedule done (picks the restoration loss, see ``l1_from``)."""
+        cfg = self.cfg
+        loss = cfg.loss if progress < cfg.l1_from else "l1"
+        d = sample(clean, self.gdev, p_mixture=cfg.p_mixture, p_clean=cfg.p_clean, type_weights=dict(cfg.type_weights))
+        deg, labels = d.image, d.labels
+        cuda = self.device.type == "cuda"
+        if cuda:
+            deg = deg.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda or cfg.bf16):
+            kw = {}
+            if self.mcfg.arch == "dfpir":
+                # True-type routing (the paper's setting), but a share of the samples is routed by
+                # the estimator's own guess so the network tolerates its mistakes.
+                kw["weights"] = routing_weights(labels, "blend")
+                u = torch.rand(labels.shape[0], generator=self.gdev, device=labels.device)
+                kw["blind"] = u < cfg.predicted_label_fraction
+            restored, aux = self.fwd_model(deg, **kw)
+            objective = restoration_objective(restored.float(), deg.float(), clean, loss, cfg)
+            total = objective if use != "degrad" else restored.sum() * 0.0
+            stats = {"loss_restore": (restored.float() - clean).abs().mean().item()}
+            if "logits" in aux:
+                bce = F.binary_cross_entropy_with_logits(aux["logits"].float(), labels)
+                total = total + cfg.estimator_weight * bce
+                stats["bce"] = bce.item()
+            if self.degrad_trains and cfg.degrad_weight > 0 and use != "restore":
+                pred = self.fwd_degrad(clean, aux["queries"])
+                l_deg = F.l1_loss(pred.float(), deg.float())
+                total = total + cfg.degrad_weight * l_deg
+                stats["loss_degrad"] = l_deg.item()
+        return total, stats
+
+    def train_step(self, progress: float | None = None) -> dict[str, float]:
+        cfg = self.cfg
+        lr = lr_at(self.step, cfg, progress)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        clean = self.sampler(cfg.batch)
+        use = "both"
+        if cfg.alternate and self.degrad is not None:
+            use = "restore" if self.step % 2 == 0 else "degrad"
+        self.opt.zero_grad(set_to_none=True)
+        done = progress if progress is not None else self.step / max(1, cfg.steps)
+        loss, stats = self.losses(clean, use, done)
+        loss.backward()
+        gn = nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        self.opt.step()
+        self.update_ema()
+        self.step += 1
+        stats.update(loss=loss.item(), lr=lr, grad_norm=float(gn))
+        return stats
+
+    # ----------------------------------------------------------------- loop
+    def fit(self, minutes: float | None = None) -> None:
+        cfg = self.cfg
+        log_path = self.out / "log.jsonl"
+        bar = None
+        if self.rank == 0:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, dynamic_ncols=True, desc=self.mcfg.arch)
+            log.info("model %s: %.2f M parameters", cfg.model, count_parameters(self.model) / 1e6)
+        start = time.perf_counter() - self.elapsed
+        acc: dict[str, list[float]] = {}
+        while self.step < cfg.steps:
+            progress = None
+            if minutes is not None:
+                progress = max(self.step / cfg.steps, self.elapsed / (minutes * 60))
+            stats = self.train_step(progress)
+            for k, v in stats.items():
+                acc.setdefault(k, []).append(v)
+            self.elapsed = time.perf_counter() - start
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss_restore']:.4f}", lr=f"{stats['lr']:.1e}")
+            if self.rank == 0 and self.step % cfg.log_every == 0:
+                row = {"step": self.step, "time": round(self.elapsed, 1)}
+                row.update({k: round(float(np.mean(v)), 6) for k, v in acc.items()})
+                acc.clear()
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+            if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                val = validate(self.final_model, self.val)
+                with open(log_path, "a") as f:
+                    row = {"step": self.step, "time": round(self.elapsed, 1), "val": val, "crops": len(self.val)}
+                    f.write(json.dumps(row) + "\n")
+                log.info("step %d val %s", self.step, val)
+                plot_curve(log_path, self.out / "curve.png")
+            if self.step % cfg.save_every == 0 or self.step == cfg.steps:
+                self.save()
+            if minutes is not None and self.elapsed >= minutes * 60:
+                log.info("time budget of %.1f min reached at step %d", minutes, self.step)
+                self.save()
+                break
+        if bar is not None:
+            bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m restore.training.trainer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", type=Path, help="YAML with the TrainConfig keys that differ from defaults")
+    parser.add_argument("--data", type=Path, default=Path("data/photos"), help="folder with train/ and val/")
+    parser.add_argument("--out", type=Path, default=Path("runs/default"), help="run folder (checkpoints, log)")
+    parser.add_argument("--steps", type=int, help="override the number of steps")
+    parser.add_argument("--minutes", type=float, help="stop (and save) after this much training time")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (overrides the config)")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        metavar="CKPT",
+        help="warm-start from another run's last.pt or a shipped NAME.safetensors (new run only)",
+    )
+    parser.add_argument(
+        "--export", type=Path, metavar="RUN", help="export RUN/last.pt to restore/assets/weights and exit"
+    )
+    parser.add_argument("--name", default="ndr-restore", help="shipped name for --export")
+    parser.add_argument("--export-dir", type=Path, default=package_assets() / "weights")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    if args.export:
+        for p in export(args.export, args.name, args.export_dir):
+            print(f"wrote {p} ({p.stat().st_size / 1e6:.2f} MB)")
+        return 0
+
+    cfg = load_train_config(args.config, steps=args.steps, threads=args.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if args.device:
+        device = torch.device(args.device)
+    else:
+        device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    if device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    elif cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, args.data, args.out, device, rank, world)
+    if not trainer.resume() and args.init:
+        trainer.warm_start(args.init)
+    trainer.fit(args.minutes)
+    if world > 1:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
