@@ -25,8 +25,11 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+import cv2
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +144,29 @@ def to_rgb_uint8(image: np.ndarray | Image.Image) -> np.ndarray:
         values = color * alpha + (1.0 - alpha)  # over a white page
     if values.shape[2] == 1:
         values = np.repeat(values, 3, axis=2)
-    return np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
+    return to_uint8(values)
+
+
+def to_tensor(img: np.ndarray, device: torch.device | str | None = None) -> Tensor:
+    """``HxWx3`` uint8 RGB -> ``(1, 3, H, W)`` float32 in ``[0, 1]`` on ``device`` (a private copy:
+    the input may be a read-only view)."""
+    if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ValueError(
+            f"expected an HxWx3 uint8 RGB array, got {getattr(img, 'dtype', type(img))} {getattr(img, 'shape', '')}"
+        )
+    x = torch.from_numpy(np.array(img, copy=True))
+    if device is not None:
+        x = x.to(device)
+    return x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+
+
+def to_uint8(x: Tensor | np.ndarray) -> np.ndarray:
+    """``(1, 3, H, W)`` or ``(3, H, W)`` tensor, or ``HxWxC`` float array, in ``[0, 1]`` ->
+    ``HxWxC`` uint8: clipped to ``[0, 1]``, then rounded half up."""
+    if isinstance(x, Tensor):
+        x = x[0] if x.dim() == 4 else x
+        x = x.detach().float().permute(1, 2, 0).cpu().numpy()
+    return (np.clip(x, 0, 1) * 255.0 + 0.5).astype(np.uint8)
 
 
 def save_png(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path:
@@ -158,13 +183,14 @@ def save_png(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path:
 
 
 def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Shrink ``HxWx3`` uint8 so its longer side is at most ``max_side`` (area filter); never enlarges."""
+    """Shrink an ``HxWxC`` image so its longer side is at most ``max_side`` (OpenCV's area filter);
+    never enlarges (a smaller image is returned as it is)."""
     h, w = image.shape[:2]
     if max(h, w) <= max_side:
         return image
     scale = max_side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.array(Image.fromarray(image).resize(size, Image.Resampling.BOX))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def resize_bicubic(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from restore import DEGRADATION_TYPES, images
+from restore import images
 from restore.evaluation.baselines import BASELINES, baseline_for
 from restore.evaluation.metrics import psnr, ssim
 from restore.synthesis.registry import DEGRADATIONS, degrade_image, random_spec, validate_spec
@@ -33,7 +33,7 @@ CONTROLS: tuple[tuple[str, str | None], ...] = tuple(
 def recipe_from_controls(*values: float | bool) -> dict[str, dict[str, float]]:
     """The playground's checkboxes and sliders (in ``CONTROLS`` order) as a degradation recipe."""
     enabled = {t for (t, p), v in zip(CONTROLS, values, strict=True) if p is None and v}
-    recipe: dict[str, dict[str, float]] = {t: {} for t in DEGRADATION_TYPES if t in enabled}
+    recipe: dict[str, dict[str, float]] = {t: {} for t in DEGRADATIONS if t in enabled}
     for (t, p), v in zip(CONTROLS, values, strict=True):
         if p is not None and t in enabled:
             recipe[t][p] = float(v)
@@ -106,7 +106,7 @@ def degrade_and_restore(
         rows.append(_score_row(f"classical: {b.label}", b(degraded), clean, base))
     else:
         rows.append(f"| classical | no classical method for {', '.join(true_types)} | | |")
-    detected = [t for t in DEGRADATION_TYPES if probs.get(t, 0.0) >= 0.5]
+    detected = [t for t, p in probs.items() if p >= 0.5]
     metrics = "\n".join(
         [
             "| vs clean | PSNR (dB) | SSIM | gain (dB) |",

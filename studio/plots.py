@@ -12,7 +12,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from restore.synthesis.registry import DEGRADATION_TYPES
+from restore.types import DEGRADATION_TYPES
 
 # One fixed colour per degradation type, shared by every plot.
 TYPE_COLORS: dict[str, str] = {

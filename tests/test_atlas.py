@@ -13,9 +13,9 @@ from studio_env import single_thread_torch
 from restore.evaluation import atlas as atlas_mod
 from restore.evaluation.atlas import Atlas, compute_atlas, cosine_similarity, load_atlas, pca, read_atlas
 from restore.inference.restorer import Restorer, available_models
-from restore.resources import package_assets, weights_dir
 from restore.models.config import preset
 from restore.models.weights import fingerprint, save_weights
+from restore.resources import package_assets, weights_dir
 from restore.synthesis.registry import DEGRADATION_TYPES
 from studio import plots
 
@@ -110,11 +110,11 @@ def test_shipped_atlases_match_the_shipped_weights() -> None:
     """Every shipped NDR model needs an atlas made from exactly its weights (regenerate on change)."""
     shipped = [m for m in available_models(package_assets() / "weights") if m != "dfpir"]
     if not shipped:
-        pytest.skip("no shipped NDR weights in assets/weights yet")
+        pytest.skip("no shipped NDR weights in restore/assets/weights yet")
     for name in shipped:
         atlas = load_atlas(name, package_assets() / "atlas")
         hint = f"run `python -m restore.evaluation.atlas --model {name}`"
-        assert atlas is not None, f"assets/atlas/{name}.npz is missing: {hint}"
+        assert atlas is not None, f"restore/assets/atlas/{name}.npz is missing: {hint}"
         assert atlas.matches(package_assets() / "weights" / f"{name}.safetensors"), f"stale atlas: {hint}"
     assert weights_dir().name  # the app reads weights from here
 

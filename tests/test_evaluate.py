@@ -14,8 +14,9 @@ from restore.evaluation import benchmark as BM
 from restore.evaluation import classical as C
 from restore.evaluation import evaluate as E
 from restore.evaluation.metrics import psnr
+from restore.images import to_tensor, to_uint8
 from restore.synthesis.ops import downscale
-from restore.synthesis.registry import degrade, degrade_image, to_tensor, to_uint8
+from restore.synthesis.registry import degrade, degrade_image
 
 
 def _smooth(h: int = 64, w: int = 64, seed: int = 0) -> np.ndarray:

@@ -12,8 +12,9 @@ from restore.models import build_degrad, build_model, count_parameters
 from restore.models.blocks import topk_mask
 from restore.models.config import PRESETS, preset
 from restore.models.dfpir import DGPB, routing_weights, type_permutations
-from restore.models.ndr import CPGate, DegradationInjection, noise_level
+from restore.models.ndr import CPGate, DegradationInjection
 from restore.models.weights import WeightsError, clean_state_dict, load_weights, read_config, save_weights
+from restore.noise import noise_level
 from restore.synthesis.registry import DEGRADATION_TYPES
 
 H, W = 37, 53

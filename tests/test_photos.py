@@ -1,4 +1,4 @@
-"""Tests for restore.data.photos, restore.data.debian and restore.data.examples: offline, no apt, on small generated images."""
+"""Tests for restore.data.photos, .debian and .examples: offline, no apt, on small generated images."""
 
 from __future__ import annotations
 

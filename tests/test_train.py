@@ -419,3 +419,48 @@ def test_unknown_config_key_is_rejected(tmp_path):
     bad.write_text("model: ndr-tiny\nlearning_rate: 0.1\n")
     with pytest.raises(KeyError, match="learning_rate.*valid"):
         load_train_config(bad)
+
+
+# --------------------------------------------------------------------------- the chain command
+
+
+def _shipped_tiny(run: Path, directory: Path) -> Path:
+    """The tiny two-step run exported as if it shipped."""
+    assert T.main(["--export", str(run), "--name", "ndr-restore", "--export-dir", str(directory)]) == 0
+    return directory / "ndr-restore.safetensors"
+
+
+def test_chain_rule_needs_a_mean_gain_and_no_large_loss():
+    from restore.training.chain import Score, is_better
+
+    shipped = Score({"noise": 30.0, "haze": 20.0}, 5.0)
+    assert is_better(Score({"noise": 30.2, "haze": 20.0}, 5.1), shipped)[0]
+    assert not is_better(Score({"noise": 30.01, "haze": 20.0}, 5.005), shipped)[0], "too small a gain"
+    ok, reason = is_better(Score({"noise": 31.0, "haze": 19.5}, 5.25), shipped)
+    assert not ok and "haze" not in reason and "loses -0.500" in reason
+
+
+@pytest.mark.parametrize("better", [False, True])
+def test_chain_resumes_or_starts_from_the_shipped_weights_and_ships_only_when_better(
+    photos, run, tmp_path, monkeypatch, better
+):
+    import restore.training.chain as C
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shipped = _shipped_tiny(run, weights)
+    before = shipped.read_bytes()
+    monkeypatch.setattr(C, "is_better", lambda after, before: (better, "forced for the test"))
+    chain = tmp_path / "chain"
+    argv = ["--name", "ndr-restore", "--config", str(TINY), "--minutes", "0.05", "--run", str(chain)]
+    argv += ["--data", str(photos), "--weights-dir", str(weights), "--ship"]
+    assert C.main(argv) == 0
+    verdict = json.loads((chain / "chain.json").read_text())
+    assert verdict["step"] >= 1 and verdict["better"] is better and verdict["shipped_now"] is better
+    assert set(verdict["candidate"]["psnr"]) == set(DEGRADATION_TYPES)
+    origin = json.loads(read_metadata(chain / "export" / "ndr-restore.safetensors")["training"])["warm_started_from"]
+    assert origin["checkpoint"].endswith("ndr-restore.safetensors"), "a new chain run starts from the shipped file"
+    assert (shipped.read_bytes() == before) is not better
+    step = verdict["step"]
+    assert C.main([*argv[:-1]]) == 0, "a second call resumes the run folder"
+    assert json.loads((chain / "chain.json").read_text())["step"] >= step

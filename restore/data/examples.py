@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from restore.data.photos import ManifestMismatchError, load_manifest, save_image
+from restore.data.photo_files import ManifestMismatchError, load_manifest, save_image
 
 # (file name, validation photo, crop box as fractions (left, top, right, bottom), longest side).
 EXAMPLE_CROPS: tuple[tuple[str, str, tuple[float, float, float, float], int], ...] = (

@@ -7,7 +7,7 @@ originals, and written as PNG under ``<out>/train`` or ``<out>/val``::
 
     python -m restore.data.photos                       # apt-get download + dpkg-deb, no install
     python -m restore.data.photos --from ~/Pictures     # any folder of clean photos instead
-    python -m restore.data.photos --examples            # regenerate assets/examples from <out>/val
+    python -m restore.data.photos --examples            # regenerate restore/assets/examples from <out>/val
 
 The Debian fetching lives in :mod:`restore.data.debian`, the pieces both sources share in
 :mod:`restore.data.photo_files`; the example photos themselves (which crops, their ``SOURCES.md``)
@@ -151,14 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("data/debs"), help="where .deb files are kept")
     parser.add_argument("--scale", type=int, default=2, help="integer downsizing factor (default 2)")
     parser.add_argument("--examples", action="store_true", help="regenerate the app's example photos from <out>/val")
-    parser.add_argument("--examples-dir", type=Path, default=Path("assets/examples"), help=argparse.SUPPRESS)
+    parser.add_argument("--examples-dir", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         if args.examples:
-            from restore.data.examples import make_examples  # restore.data.examples imports this module
+            from restore.data.examples import make_examples
+            from restore.resources import package_assets
 
-            paths = make_examples(args.out, args.examples_dir)
+            paths = make_examples(args.out, args.examples_dir or package_assets() / "examples")
             log.info("wrote %d examples, %.0f KB", len(paths), sum(p.stat().st_size for p in paths) / 1024)
             return 0
         if args.scale < 1:
@@ -175,8 +176,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the importable restore.data.photos, not this __main__ copy, so that restore.data.examples (which
-    # imports restore.data.photos) and main share one module.
-    from restore.data.photos import main as _main
-
-    raise SystemExit(_main())
+    raise SystemExit(main())

@@ -31,7 +31,8 @@ import numpy as np
 from restore.images import load_image
 from restore.models.weights import fingerprint
 from restore.resources import atlas_dir, example_photos, weights_dir
-from restore.synthesis.registry import DEGRADATION_TYPES, DEGRADATIONS, degrade_image
+from restore.synthesis.registry import DEGRADATIONS, degrade_image
+from restore.types import DEGRADATION_TYPES
 
 if TYPE_CHECKING:
     from restore.inference.restorer import Restorer
@@ -195,17 +196,18 @@ def compute_atlas(
         samples_per_type: samples of each single type.
         crop: side of the square crops (px).
         seed: fixes crops, parameters and degradation noise.
-        photos: source photos (default: ``assets/examples``).
+        photos: source photos (default: the example photos, :func:`restore.resources.example_photos`).
         progress: optional ``progress(done, total)`` callback.
     """
     rng = np.random.default_rng(seed)
-    total = samples_per_type * len(DEGRADATION_TYPES)
+    types = tuple(getattr(restorer, "types", DEGRADATION_TYPES))
+    total = samples_per_type * len(types)
     crops = source_crops(total, crop, rng, photos)
     pooled, labels, per_scale = [], [], []
     levels: tuple[int, ...] = ()
     for i in range(total):
         t = i // samples_per_type
-        name = DEGRADATION_TYPES[t]
+        name = types[t]
         degraded = degrade_image(crops[i], {name: random_params(name, rng)}, seed=seed * 100_003 + i)
         a = restorer.analyze(degraded)
         levels = tuple(s.level for s in a.activations)
@@ -217,14 +219,14 @@ def compute_atlas(
     per_scale_arr = np.stack(per_scale)  # (N, scales, atoms)
     labels_arr = np.asarray(labels, dtype=np.int64)
     mean_activation = np.stack(
-        [per_scale_arr[labels_arr == t].mean(axis=0) for t in range(len(DEGRADATION_TYPES))], axis=1
+        [per_scale_arr[labels_arr == t].mean(axis=0) for t in range(len(types))], axis=1
     )  # (scales, types, atoms)
     pooled_arr = np.stack(pooled)
     mean, components, explained = pca(pooled_arr)
     return Atlas(
         model=restorer.name,
         fingerprint=fingerprint(weights_path),
-        types=DEGRADATION_TYPES,
+        types=types,
         levels=levels,
         mean_activation=mean_activation.astype(np.float32),
         similarity=cosine_similarity(restorer.dictionary()),
@@ -265,11 +267,11 @@ def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m restore.evaluation.atlas", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="ndr-restore", help="model name with weights in assets/weights")
+    parser.add_argument("--model", default="ndr-restore", help="model name with weights in restore/assets/weights")
     parser.add_argument("--samples-per-type", type=int, default=24)
     parser.add_argument("--crop", type=int, default=128, help="side of the sample crops (px)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="default: assets/atlas/<model>.npz")
+    parser.add_argument("--out", type=Path, default=None, help="default: restore/assets/atlas/<model>.npz")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -278,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     from restore.inference.restorer import Restorer
 
     restorer = Restorer.from_pretrained(name=args.model, device="cpu")
-    bar = tqdm(total=args.samples_per_type * len(DEGRADATION_TYPES), desc="atlas", unit="sample")
+    bar = tqdm(total=args.samples_per_type * len(restorer.types), desc="atlas", unit="sample")
     atlas = compute_atlas(
         restorer,
         weights_dir() / f"{args.model}.safetensors",

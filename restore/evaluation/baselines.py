@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from restore.evaluation.classical import bicubic, brighten, cbm3d, check_rgb, dehaze_dcp, nlmeans, richardson_lucy
+from restore.images import to_uint8
 from restore.refinements.backproject import back_project
 from restore.synthesis.registry import ORDER
 
@@ -82,7 +83,7 @@ def _bicubic_bp(img: np.ndarray, upscale: int) -> np.ndarray:
     if upscale == 1:
         return big
     out, _ = back_project(big.astype(np.float32) / 255.0, img)
-    return (out * 255.0 + 0.5).astype(np.uint8)
+    return to_uint8(out)
 
 
 def _registry() -> dict[str, Baseline]:

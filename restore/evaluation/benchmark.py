@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from restore.images import to_tensor, to_uint8
 from restore.synthesis.ops import downscale, upscale
-from restore.synthesis.registry import DEGRADATION_TYPES, degrade, to_tensor, to_uint8
+from restore.synthesis.registry import DEGRADATION_TYPES, degrade
 
 logger = logging.getLogger(__name__)
 

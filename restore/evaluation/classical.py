@@ -5,7 +5,7 @@ Every method takes an ``HxWx3`` uint8 RGB array and returns uint8 RGB:
 - noise: :func:`nlmeans` (OpenCV NL-means) and :func:`cbm3d` (the optional ``bm3d`` package),
   both driven by the blind noise estimate :func:`estimate_noise_sigma`;
 - haze: :func:`dehaze_dcp` (dark channel prior, built on :func:`dark_channel` and
-  :func:`guided_filter`);
+  :func:`restore.refinements.guided.guided_filter`);
 - low resolution: :func:`bicubic`;
 - low light: :func:`brighten`;
 - blur: :func:`richardson_lucy`, which needs the true kernel.
@@ -22,12 +22,12 @@ import math
 import cv2
 import numpy as np
 
+from restore.images import to_uint8
+from restore.noise import image_noise_level
+from restore.refinements.guided import guided_filter
+
 logger = logging.getLogger(__name__)
 
-# Immerkaer's noise mask: it cancels constant, linear and quadratic image structure, and its
-# response to white noise of std sigma has std 6 * sigma (the mask's L2 norm).
-_NOISE_MASK = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
-_MAD_TO_STD = 1.0 / 0.6745
 
 
 def check_rgb(img: np.ndarray) -> None:
@@ -36,40 +36,18 @@ def check_rgb(img: np.ndarray) -> None:
         raise ValueError(f"expected an HxWx3 uint8 RGB numpy array, got {type(img).__name__} {shape}")
 
 
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    """Float in ``[0, 1]`` -> uint8 (rounded, clipped)."""
-    return np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8)
-
-
 # --------------------------------------------------------------------------- noise
 
 
 def estimate_noise_sigma(img: np.ndarray) -> float:
-    """Blind estimate of additive white Gaussian noise, sigma on the 0-255 scale.
-
-    A robust MAD of the response to Immerkaer's second-difference mask (which ignores smooth
-    image structure), pooled over the three channels. Pixels whose neighbourhood sits within
-    two sigmas of 0 or 255 are left out and the estimate refined twice, because clipping there
-    hides part of the noise (without this, sigma 50 reads as about 42 on typical photos).
+    """Blind estimate of additive white noise: sigma on the 0-255 scale, the mean over the three
+    channels of the project's one estimator (:func:`restore.noise.image_noise_level`).
 
     Args:
         img: ``HxWx3`` uint8 RGB.
-
-    Returns:
-        The estimated sigma (0-255 scale); about 1-3 on clean photos.
     """
     check_rgb(img)
-    x = img.astype(np.float64)
-    resp = cv2.filter2D(x, cv2.CV_64F, _NOISE_MASK, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1]
-    resp = np.abs(resp)
-    local_mean = cv2.blur(x, (7, 7))[1:-1, 1:-1]
-    sigma = float(np.median(resp)) * _MAD_TO_STD / 6.0
-    for _ in range(2):
-        keep = (local_mean > 2 * sigma) & (local_mean < 255 - 2 * sigma)
-        if keep.sum() < 1000:
-            break
-        sigma = float(np.median(resp[keep])) * _MAD_TO_STD / 6.0
-    return sigma
+    return float(image_noise_level(img).mean()) * 255.0
 
 
 def nlmeans(img: np.ndarray, sigma: float | None = None) -> np.ndarray:
@@ -118,37 +96,10 @@ def cbm3d(img: np.ndarray, sigma: float | None = None) -> np.ndarray:
     if sigma is None:
         sigma = estimate_noise_sigma(img)
     out = bm3d.bm3d_rgb(img.astype(np.float64) / 255.0, sigma_psd=max(sigma, 1e-3) / 255.0)
-    return _to_uint8(np.asarray(out))
+    return to_uint8(np.asarray(out))
 
 
 # --------------------------------------------------------------------------- haze
-
-
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """He et al.'s guided filter with a grey guide, built from box filters.
-
-    Args:
-        guide: ``HxW`` float32/64 guide image in ``[0, 1]``.
-        src: ``HxW`` float image to filter.
-        radius: box radius (window ``2 r + 1``).
-        eps: regularisation; larger smooths more.
-
-    Returns:
-        ``HxW`` float64, the filtered ``src`` (edges follow ``guide``).
-    """
-    ksize = (2 * radius + 1, 2 * radius + 1)
-
-    def box(a: np.ndarray) -> np.ndarray:
-        return cv2.boxFilter(a, cv2.CV_64F, ksize, borderType=cv2.BORDER_REFLECT)
-
-    g = guide.astype(np.float64)
-    p = src.astype(np.float64)
-    mean_g, mean_p = box(g), box(p)
-    var_g = box(g * g) - mean_g * mean_g
-    cov_gp = box(g * p) - mean_g * mean_p
-    a = cov_gp / (var_g + eps)
-    b = mean_p - a * mean_g
-    return box(a) * g + box(b)
 
 
 def dark_channel(x: np.ndarray, patch: int = 15) -> np.ndarray:
@@ -197,9 +148,9 @@ def dehaze_dcp(
     t = 1.0 - omega * dark_channel(x / airlight, patch)
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float64) / 255.0
     radius = max(4, min(img.shape[:2]) // 10)
-    t = np.clip(guided_filter(grey, t, radius, eps), t_min, 1.0)
+    t = np.clip(guided_filter(grey, t.astype(np.float64), radius, eps), t_min, 1.0)
     out = (x - airlight) / t[..., None] + airlight
-    return _to_uint8(out)
+    return to_uint8(out)
 
 
 # --------------------------------------------------------------------------- low resolution
@@ -254,7 +205,7 @@ def brighten(
     mean = float(x.mean())
     g = math.log(mean_target) / math.log(mean) if 0.0 < mean < 1.0 else 1.0
     g = min(max(g, gamma_range[0]), gamma_range[1])
-    return _to_uint8(x**g)
+    return to_uint8(x**g)
 
 
 # --------------------------------------------------------------------------- blur
@@ -286,4 +237,4 @@ def richardson_lucy(img: np.ndarray, kernel: np.ndarray, iterations: int = 30) -
     for _ in range(iterations):
         blurred = cv2.filter2D(est, -1, k, borderType=border)
         est *= cv2.filter2D(y / np.maximum(blurred, 1e-6), -1, k_flip, borderType=border)
-    return _to_uint8(est - 1e-3)
+    return to_uint8(est - 1e-3)

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from restore.synthesis.registry import degrade, to_tensor, to_uint8
+from restore.images import to_tensor, to_uint8
+from restore.resources import examples_dir
+from restore.synthesis.registry import degrade
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_IMAGE = ROOT / "assets" / "examples" / "mountains.jpg"
-DEFAULT_OUT = ROOT / "assets" / "contact_sheet.jpg"
+DEFAULT_IMAGE = examples_dir() / "mountains.jpg"
+DEFAULT_OUT = Path("assets") / "contact_sheet.jpg"  # relative to the working directory: run from the clone
 
 Spec = Mapping[str, Mapping[str, float]]
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from restore.images import to_rgb_uint8
+from restore.images import fit_within, to_rgb_uint8, to_tensor, to_uint8
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.config import ModelConfig
 from restore.models.dfpir import routing_weights
@@ -23,7 +23,6 @@ from restore.refinements.backproject import back_project, noise_weight
 from restore.refinements.haze import haze_pass, pass_weights, working_copy
 from restore.refinements.wiener import image_noise_sigma, wiener_refine
 from restore.resources import weights_dir
-from restore.synthesis.registry import DEGRADATION_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +175,7 @@ class Restorer:
                 raise ValueError(f"unknown model {name!r}; available: {', '.join(avail) or 'none'}")
             raise WeightsError(
                 f"weights for {name!r} not found at {path}; available: {', '.join(avail) or 'none'} "
-                f"(train and export them with `python -m restore.training.trainer ... --export RUN --name {name}`)"
+                f"(train and export them with `python -m restore.training ... --export RUN --name {name}`)"
             )
         config = read_config(path)
         model = load_weights(build_model(config), path)
@@ -207,6 +206,11 @@ class Restorer:
         return cls(model, config, name=name, device=device, degrad=degrad)
 
     @property
+    def types(self) -> tuple[str, ...]:
+        """The degradation types this model knows, in the order of its outputs (from its weights)."""
+        return self.config.types
+
+    @property
     def has_redegrader(self) -> bool:
         return self.degrad is not None
 
@@ -219,22 +223,20 @@ class Restorer:
 
     # ----------------------------------------------------------------- helpers
     def _tensor(self, img: np.ndarray) -> Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(img)).to(self.device)
-        x = x.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
-        return x.contiguous(memory_format=torch.channels_last)
+        return to_tensor(img, self.device).contiguous(memory_format=torch.channels_last)
 
     def _routing(
         self, img: np.ndarray, task: Sequence[str] | str | None, routing: str
     ) -> tuple[Tensor | None, dict[str, float] | None]:
-        """DFPIR's type weights ``(1, 6)`` for a whole image, decided once for all tiles, and the
+        """DFPIR's type weights ``(1, T)`` for a whole image, decided once for all tiles, and the
         type probabilities they came from (the task's one-hot for oracle routing; None when they
         were not needed)."""
         if task is not None:
             names = (task,) if isinstance(task, str) else tuple(task)
-            bad = [t for t in names if t not in DEGRADATION_TYPES]
+            bad = [t for t in names if t not in self.types]
             if bad:
-                raise ValueError(f"unknown degradation type(s) {bad}; valid: {', '.join(DEGRADATION_TYPES)}")
-            known = {t: 1.0 if t in names else 0.0 for t in DEGRADATION_TYPES}
+                raise ValueError(f"unknown degradation type(s) {bad}; valid: {', '.join(self.types)}")
+            known = {t: 1.0 if t in names else 0.0 for t in self.types}
             if self.config.arch != "dfpir":
                 return None, known
             hot = torch.tensor([list(known.values())], device=self.device)
@@ -354,7 +356,7 @@ class Restorer:
         if refine and upscale == 1 and (probs is not None or self.has_estimator):
             if probs is None and logits and max(h, w) <= ANALYZE_SIDE:
                 # analyze() would run this very forward pass: reuse its estimate
-                probs = dict(zip(DEGRADATION_TYPES, torch.sigmoid(logits[0]).float().cpu().tolist(), strict=True))
+                probs = dict(zip(self.types, torch.sigmoid(logits[0]).float().cpu().tolist(), strict=True))
             if probs is None:
                 probs = self.analyze(rgb).probabilities
             weight, carry_weight = pass_weights(probs, float(sigma.max()) * 255.0)
@@ -376,7 +378,7 @@ class Restorer:
                 report["back_projection_weight"] = bp_weight
         if strength < 1.0:
             out = strength * out + (1.0 - strength) * (rgb.astype(np.float32) / 255.0)
-        return (np.clip(out, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+        return to_uint8(out)
 
     @staticmethod
     def _refined(x: Tensor, y: Tensor, sigma: Tensor | None) -> Tensor:
@@ -465,19 +467,15 @@ class Restorer:
 
         The image is resized (area) so its longest side is at most :data:`ANALYZE_SIDE`.
         """
-        rgb = to_rgb_uint8(img)
-        h, w = rgb.shape[:2]
-        s = min(1.0, ANALYZE_SIDE / max(h, w))
-        if s < 1.0:
-            rgb = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        rgb = fit_within(to_rgb_uint8(img), ANALYZE_SIDE)
         x = self._tensor(rgb)
         estimate = getattr(self.model, "estimate", None)
         aux = estimate(x) if estimate is not None else self.model(x)[1]
         if "logits" in aux:
             p = torch.sigmoid(aux["logits"][0]).float().cpu().tolist()
         else:
-            p = [float("nan")] * len(DEGRADATION_TYPES)
-        probs = dict(zip(DEGRADATION_TYPES, p, strict=True))
+            p = [float("nan")] * len(self.types)
+        probs = dict(zip(self.types, p, strict=True))
         acts = []
         for level, a in enumerate(aux.get("activations", []), start=1):
             m = a[0].permute(1, 2, 0).float().cpu().numpy()
@@ -499,16 +497,11 @@ class Restorer:
         """
         if self.degrad is None:
             raise NotImplementedError(f"model {self.name!r} has no NDR-Degrad network")
-        deg = to_rgb_uint8(degraded)
-        h, w = deg.shape[:2]
-        s = min(1.0, max_side / max(h, w))
-        size = (max(1, round(w * s)), max(1, round(h * s)))
-        if s < 1.0:
-            deg = cv2.resize(deg, size, interpolation=cv2.INTER_AREA)
-        cl = cv2.resize(to_rgb_uint8(clean), size, interpolation=cv2.INTER_AREA)
+        deg = fit_within(to_rgb_uint8(degraded), max_side)
+        cl = cv2.resize(to_rgb_uint8(clean), (deg.shape[1], deg.shape[0]), interpolation=cv2.INTER_AREA)
         _, aux = self.model(self._tensor(deg))
         out = self.degrad(self._tensor(cl), aux["queries"])
-        return (out[0].clamp(0, 1).permute(1, 2, 0).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
+        return to_uint8(out)
 
 
 def _default_device() -> torch.device:

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
+from restore.types import DEGRADATION_TYPES
+
 T = TypeVar("T")
 
 
@@ -40,6 +42,9 @@ class ModelConfig:
         cp_gate: use the low-rank CP gate inside DI (False: identity gate, an ablation).
         di_residual: add the un-modulated skip back after DI (trains more stably).
         degrad_width: width of the NDR-Degrad auxiliary network.
+        types: the degradation types the model was trained on, in the order of its estimator's
+            outputs and DFPIR's permutations (stored with the weights, so a new type registered in
+            the synthesis never changes what an old file means; files without it have the six).
         keep_ratio: DFPIR: share of attention logits kept per row.
         alpha_init: DFPIR: initial output scale of the perturbed attention.
         perm_seed: DFPIR: seed of the per-type channel permutations.
@@ -87,6 +92,7 @@ class ModelConfig:
     estimator_noise: bool = False
     up_kernel: int = 3
     affine_head: bool = False
+    types: tuple[str, ...] = DEGRADATION_TYPES
 
     def __post_init__(self) -> None:
         choices = {"arch": ("ndr", "dfpir", "plain"), "block": ("restormer", "resconv"), "injection": ("di", "concat")}
@@ -97,6 +103,8 @@ class ModelConfig:
             raise ValueError("mults and heads need 4 entries, enc_blocks and dec_blocks 3")
         if not 0 < self.keep_ratio <= 1:
             raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio}")
+        if not self.types or len(set(self.types)) != len(self.types):
+            raise ValueError(f"types must be distinct names, at least one, got {self.types}")
 
     @property
     def multiple(self) -> int:

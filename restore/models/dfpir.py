@@ -8,7 +8,7 @@ that keeps only the top share of logits per row (attention perturbation).
 The paper is not blind (the type comes from a text prompt). Here the type comes from an
 estimator head on the (type-independent) encoder features, so one forward pass is blind: the
 mean and std of every channel and, with ``estimator_texture``, how finely it varies; with
-``estimator_noise``, also the input's noise level (:func:`restore.models.ndr.noise_level`).
+``estimator_noise``, also the input's noise level (:func:`restore.noise.noise_level`).
 Mixtures: the permuted features are averaged with the type weights. Because the next operation
 is a 1x1 convolution (linear), this is exactly the probability-weighted blend of the per-type
 channel-perturbation outputs, at the cost of one pass instead of six.
@@ -23,16 +23,16 @@ from torch import Tensor, nn
 from restore.models.backbone import RestorationNet, UNet
 from restore.models.blocks import GDFN, LayerNorm2d, channel_attention
 from restore.models.config import ModelConfig
-from restore.models.ndr import Estimator, noise_level, pooled_features
-from restore.synthesis.registry import DEGRADATION_TYPES
+from restore.models.ndr import Estimator, pooled_features
+from restore.noise import noise_level
+from restore.types import DEGRADATION_TYPES
 
-NUM_TYPES = len(DEGRADATION_TYPES)
 
-
-def type_permutations(channels: int, *, seed: int, block: int) -> Tensor:
-    """``(6, channels)`` long: a fixed pseudo-random permutation per type for one block."""
+def type_permutations(channels: int, *, seed: int, block: int, types: int = len(DEGRADATION_TYPES)) -> Tensor:
+    """``(types, channels)`` long: a fixed pseudo-random permutation per type for one block (the
+    first rows do not depend on ``types``, so a model with one more type keeps the others')."""
     g = torch.Generator().manual_seed(seed * 1009 + block * 101)
-    return torch.stack([torch.randperm(channels, generator=g) for _ in range(NUM_TYPES)])
+    return torch.stack([torch.randperm(channels, generator=g) for _ in range(types)])
 
 
 class DGPB(nn.Module):
@@ -45,6 +45,7 @@ class DGPB(nn.Module):
         alpha_init: initial scale of the attention output.
         seed, block: select the block's fixed permutations.
         expansion: feed-forward expansion.
+        types: number of degradation types (one permutation each).
     """
 
     def __init__(
@@ -57,12 +58,14 @@ class DGPB(nn.Module):
         seed: int,
         block: int,
         expansion: float,
+        types: int = len(DEGRADATION_TYPES),
     ) -> None:
         super().__init__()
         self.heads = heads
         self.keep_ratio = keep_ratio
         self.expand = nn.Conv2d(channels, 2 * channels, 1)
-        self.register_buffer("perms", type_permutations(2 * channels, seed=seed, block=block), persistent=True)
+        perms = type_permutations(2 * channels, seed=seed, block=block, types=types)
+        self.register_buffer("perms", perms, persistent=True)
         self.squeeze = nn.Conv2d(2 * channels, channels, 1)
         self.norm_q = LayerNorm2d(channels)
         self.norm_kv = LayerNorm2d(channels)
@@ -80,9 +83,9 @@ class DGPB(nn.Module):
         self.ffn = GDFN(channels, expansion)
 
     def perturb(self, x: Tensor, weights: Tensor) -> Tensor:
-        """Channel perturbation: ``sum_t w_t * x[:, P_t]`` for ``x`` ``(B, 2C, H, W)``, weights ``(B, 6)``."""
+        """Channel perturbation: ``sum_t w_t * x[:, P_t]`` for ``x`` ``(B, 2C, H, W)``, weights ``(B, T)``."""
         out = torch.zeros_like(x)
-        for t in range(NUM_TYPES):
+        for t in range(self.perms.shape[0]):
             w = weights[:, t]
             if bool((w > 0).any()):
                 out = out + w.view(-1, 1, 1, 1).to(x.dtype) * x.index_select(1, self.perms[t])
@@ -98,27 +101,27 @@ class DGPB(nn.Module):
 
 
 def routing_weights(probabilities: Tensor, mode: str) -> Tensor:
-    """Type weights ``(B, 6)`` summing to 1 from estimator probabilities or multi-hot labels.
+    """Type weights ``(B, T)`` summing to 1 from estimator probabilities or multi-hot labels.
 
     ``"blend"``: proportional to the probabilities (uniform when all are 0);
     ``"dominant"``: one-hot on the most likely type.
     """
     if mode == "dominant":
-        return nn.functional.one_hot(probabilities.argmax(dim=1), NUM_TYPES).to(probabilities.dtype)
+        return nn.functional.one_hot(probabilities.argmax(dim=1), probabilities.shape[1]).to(probabilities.dtype)
     if mode != "blend":
         raise ValueError(f"routing must be 'blend' or 'dominant', got {mode!r}")
     total = probabilities.sum(dim=1, keepdim=True)
-    uniform = torch.full_like(probabilities, 1.0 / NUM_TYPES)
+    uniform = torch.full_like(probabilities, 1.0 / probabilities.shape[1])
     return torch.where(total > 1e-6, probabilities / total.clamp(min=1e-6), uniform)
 
 
 class DFPIR(RestorationNet):
     """Backbone + a DGPB on each encoder skip and on the latent + a blind type estimator.
 
-    ``forward(img, weights=None, routing="blend", blind=None)``: ``weights`` ``(B, 6)`` routes by
+    ``forward(img, weights=None, routing="blend", blind=None)``: ``weights`` ``(B, T)`` routes by
     known types (the paper's oracle setting); ``None`` routes by the estimator; ``blind`` ``(B,)``
     bool routes the marked samples by the estimator even when ``weights`` is given. ``aux["logits"]`` are
-    the estimator's ``(B, 6)`` logits and ``aux["weights"]`` the routing used.
+    the estimator's ``(B, T)`` logits and ``aux["weights"]`` the routing used.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -135,11 +138,12 @@ class DFPIR(RestorationNet):
                 seed=cfg.perm_seed,
                 block=i,
                 expansion=cfg.ffn_expansion,
+                types=len(cfg.types),
             )
             for i, ch in enumerate(chans)
         )
         inputs = (3 if cfg.estimator_texture else 2) * sum(chans) + (3 if cfg.estimator_noise else 0)
-        self.estimator = Estimator(inputs, cfg.estimator_hidden)
+        self.estimator = Estimator(inputs, cfg.estimator_hidden, len(cfg.types))
 
     def body(
         self, z: Tensor, weights: Tensor | None = None, routing: str = "blend", blind: Tensor | None = None, **_: object

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from restore.models.backbone import RestorationNet, UNet, pad_to
 from restore.models.blocks import Downsample, ResConvBlock, Upsample
 from restore.models.config import ModelConfig
-from restore.synthesis.registry import DEGRADATION_TYPES
+from restore.types import DEGRADATION_TYPES
 
 
 class CPGate(nn.Module):
@@ -152,18 +152,6 @@ def pooled_features(maps: list[Tensor], texture: bool = False) -> Tensor:
     return torch.cat(out, 1)
 
 
-def noise_level(img: Tensor) -> Tensor:
-    """``(B, 3, H, W)`` in [0, 1] -> ``(B, 3)``: each channel's white-noise sigma (same units).
-
-    Donoho's robust estimate: the median absolute diagonal (HH) coefficient of a one-level Haar
-    transform over 0.6745. Texture and edges reach only a minority of the coefficients, so the
-    median follows the noise (and falls to nearly 0 on blurred or upsampled images).
-    """
-    x = img[..., : img.shape[-2] // 2 * 2, : img.shape[-1] // 2 * 2].float()
-    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
-    return hh.abs().flatten(2).median(dim=2).values / 0.6745
-
-
 class NDRDegrad(nn.Module):
     """Training-only CNN U-Net: clean image -> degraded image, steered by the queried features.
 
@@ -221,7 +209,7 @@ class NDRRestore(RestorationNet):
 
     ``forward(img)`` returns ``(restored, aux)`` with ``aux["activations"]`` (three
     ``(B, K, h_l, w_l)`` maps, fine to coarse), ``aux["queries"]`` (the ``E`` maps, for
-    NDR-Degrad) and ``aux["logits"]`` (``(B, 6)`` estimator logits).
+    NDR-Degrad) and ``aux["logits"]`` (``(B, T)`` estimator logits).
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -237,7 +225,9 @@ class NDRRestore(RestorationNet):
             inject(ch, query_dim=cfg.query_dim, rank=cfg.cp_rank, cp_gate=cfg.cp_gate, residual=cfg.di_residual)
             for ch in self.unet.skip_channels
         )
-        self.estimator = Estimator((3 if cfg.estimator_texture else 2) * cfg.atoms * 3, cfg.estimator_hidden)
+        self.estimator = Estimator(
+            (3 if cfg.estimator_texture else 2) * cfg.atoms * 3, cfg.estimator_hidden, len(cfg.types)
+        )
 
     @property
     def gates_per_skip(self) -> int:

@@ -1,6 +1,9 @@
 """Classical steps after the network: the pilot-guided Wiener filter (:mod:`.wiener`), the haze
-pass (:mod:`.haze`) and gated back-projection (:mod:`.backproject`), with the one noise-level
-estimator (:mod:`.noise`) and the one guided filter (:mod:`.guided`) they all share.
+pass (:mod:`.haze`) and gated back-projection (:mod:`.backproject`), with the one guided filter
+(:mod:`.guided`) the haze pass and the dark-channel baseline share. Their noise gates use the
+project's one noise-level estimator, :mod:`restore.noise` (a leaf module, because DFPIR's
+estimator needs it too and the networks import nothing from here).
 
-Owns: image processing that needs no network. May import: torch, numpy, OpenCV, ``restore.types``.
+Owns: image processing that needs no network. May import: torch, numpy, OpenCV,
+``restore.types``, ``restore.noise`` and ``restore.images``.
 """

@@ -11,11 +11,10 @@ frequencies the small image cannot hold and corrects the rest.
 Real small images were not all made by that ``down``, and many are JPEGs. Repeating the step until
 ``down(x)`` matches the input exactly copies the input's compression artefacts and aliasing into
 the result, so this does one step, with the residual soft-thresholded by ``THRESHOLD_GREY``
-(artefacts are a grey level or two; the detail that enlargement lost is tens at edges). Measured on
-the 8 benchmark photos and the 4 example photos (x2, gain over the network alone): the benchmark's
-own downscaling +0.46 dB, OpenCV area +0.31, Lanczos +0.35, area then JPEG q85 +0.03, JPEG q70
--0.03, nearest-neighbour (aliased) -0.24. Five unthresholded steps gave +0.84 on the first and
--0.23, -0.29 and -0.72 on the last three.
+(artefacts are a grey level or two; the detail that enlargement lost is tens at edges). One
+thresholded step gains on small images made by bicubic, area or Lanczos downscaling, about breaks
+even on JPEGs and loses on aliased (nearest-neighbour) ones; repeated steps gain more on the first
+kind and lose more on the others (``docs/MODEL_CARD.md`` has the figures per downscaling).
 
 Matching the input is only right where the input's only fault is its size. Where the network
 dehazed, brightened or removed rain, the input is *not* what the output should look like when
@@ -25,7 +24,7 @@ the noise back. So the back-projected image is blended in through a gate:
 - per pixel, ``exp(-(m / GATE_GREY)²)``, with ``m`` the local mean (7x7 pixels of the small image,
   root mean square over the colour channels, in grey levels) of the first residual
   ``input - down(output)``. Enlarging and restoring a merely small image moves local means by well
-  under a grey level (median 0.5 on the benchmark); dehazing, brightening or removing rain by tens;
+  under a grey level; dehazing, brightening or removing rain by tens;
 - times a global factor that falls from 1 to 0 as the input's noise level (Donoho's estimate,
   :func:`restore.refinements.wiener.image_noise_sigma`, the largest of its three opponent channels) rises from
   ``NOISE_FREE_GREY`` to twice that. Clean small images read 1-4 grey levels (texture), noisy ones
@@ -39,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from restore.images import to_tensor
 from restore.refinements.wiener import image_noise_sigma, noise_ramp
 
 #: Back-projection steps (see the module doc for why one).
@@ -118,7 +118,7 @@ def back_project(
         for r0 in range(0, h, STRIP_ROWS):
             r1 = min(r0 + STRIP_ROWS, h)
             a, b = max(r0 - MARGIN, 0), min(r1 + MARGIN, h)
-            y = torch.from_numpy(np.ascontiguousarray(small[a:b])).permute(2, 0, 1)[None].float().div_(255.0)
+            y = to_tensor(small[a:b])
             x0 = torch.from_numpy(np.ascontiguousarray(src[a * factor : b * factor])).permute(2, 0, 1)[None]
             x, g = _project(x0, y, weight, iterations)
             keep = slice((r0 - a) * factor, (r1 - a) * factor)

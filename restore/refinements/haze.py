@@ -6,9 +6,8 @@ vary only as slowly as the scene's depth. Two things go wrong when the network d
 full size:
 
 - it judges the haze from what fits in its view, and it was trained on 256-px crops. On a larger
-  photo it sees a smaller share of the scene and removes less haze: the 3 validation photos (full
-  frame and centre crop, 640 and 1,024 px, beta 1.6) come out at 19.3 dB restored whole and
-  22.0 dB restored at 256 px and carried back (below);
+  photo it sees a smaller share of the scene and removes less haze than it does on a copy shrunk
+  to 256 px;
 - it smooths away the fine detail it has to amplify by ``1 / t`` (up to 7x in the far parts).
 
 So, on photos the degradation estimator finds hazy, the network also restores a copy of the photo
@@ -17,23 +16,17 @@ Tang, 2010, 2015) fits the network's output as a local affine function of its in
 ``y ~ a x + b`` in windows of ``2 RADIUS + 1`` px, with one slope ``a`` shared by the three colour
 channels (the haze model's ``1 / t`` is the same for all three) and one offset per channel. The
 smoothed ``a`` and ``b`` are enlarged (bilinear) to the photo's size and applied to the full-size
-input itself, which keeps the input's own detail. Measured (network + this, against the network
-restoring the whole photo, and the dark channel prior):
-
-- benchmark haze (8 photos, 384 px, beta 1.6): 19.48 -> 20.85 dB, DCP 20.18; working side 192 /
-  320 / 384 px: 20.28 / 20.88 / 19.86; radius 8 / 32: 20.75 / 20.74;
-- validation photos (12 images, beta 0.8 / 1.6 / 2.4): 26.86 / 22.01 / 17.97 dB, DCP 21.45 / 21.63 /
-  20.26; the dense haze is still the prior's.
+input itself, which keeps the input's own detail. ``WORK_SIDE`` and ``RADIUS`` were chosen on the
+validation photos; ``docs/MODEL_CARD.md`` has the scores against the network alone and the dark
+channel prior.
 
 The fit is only right where the network's change *was* affine in the input. Removing noise, rain
 or blur, or brightening a dark photo's noise away, is not: the fit would put the noise, streaks
 or blur back, amplified. For those photos the pass takes only the low frequencies from the small
 restoration (the haze is a slow change): the difference between it and the full-size restoration
 shrunk to its size, blurred (Gaussian, ``LOW_SIGMA`` px of the small copy), enlarged and added;
-the detail stays the full-size network's. Measured (haze + noise, against the full-size network):
-benchmark (beta 1.6, sigma 25) 18.80 -> 19.55 dB; validation photos beta 1.2 + sigma 15
-19.34 -> 23.32, beta 2.0 + sigma 25 15.72 -> 18.70; benchmark rain + haze 19.89 -> 19.96; but
-low light 21.42 -> 20.93, so it is kept off dark photos.
+the detail stays the full-size network's. On dark photos the pass lowers the score, so it is kept
+off them.
 
 Both parts are weighted from the degradation estimator's probabilities ``p``:
 
@@ -42,10 +35,6 @@ Both parts are weighted from the degradation estimator's probabilities ``p``:
   noise, rain, blur and low resolution, times a factor that falls from 1 to 0 as the input's noise
   level (Donoho's estimate, :func:`restore.refinements.wiener.image_noise_sigma`, the largest opponent channel)
   rises from ``NOISE_FREE_GREY`` to twice that: noise the estimator does not flag is amplified too.
-
-On the benchmark the first is 1.00 on all 8 hazy photos (alone or mixed) and 0.00 on every case
-without haze; the second 1.00 on haze alone, 0.00 on its mixtures. The benchmark's hazy photos
-read 0.4-1.7 grey levels of noise.
 """
 
 from __future__ import annotations
@@ -55,6 +44,8 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
+from restore.images import fit_within
+from restore.refinements.guided import guided_coefficients
 from restore.refinements.wiener import noise_ramp
 
 #: Longest side (px) of the copy the network dehazes: its training crops' side.
@@ -98,26 +89,13 @@ def noise_factor(noise_grey: float) -> float:
 
 def working_copy(rgb: np.ndarray) -> np.ndarray:
     """``rgb`` shrunk (area) to ``WORK_SIDE`` px on its longest side; smaller photos as they are."""
-    h, w = rgb.shape[:2]
-    s = WORK_SIDE / max(h, w)
-    if s >= 1.0:
-        return rgb
-    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-
-
-def _box(x: np.ndarray) -> np.ndarray:
-    return cv2.blur(x, (2 * RADIUS + 1, 2 * RADIUS + 1), borderType=cv2.BORDER_REFLECT)
+    return fit_within(rgb, WORK_SIDE)
 
 
 def affine_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed coefficients ``a`` ``(h, w)`` and ``b`` ``(h, w, 3)`` of the shared-slope guided
     filter of ``y`` with guide ``x`` (both ``(h, w, 3)`` float32 in [0, 1])."""
-    mx, my = _box(x), _box(y)
-    cov = (_box(x * y) - mx * my).sum(axis=2)
-    var = (_box(x * x) - mx * mx).sum(axis=2)
-    a = cov / (var + 3.0 * EPS)
-    b = my - a[..., None] * mx
-    return _box(a).reshape(a.shape), _box(b).reshape(b.shape)
+    return guided_coefficients(x, y, RADIUS, EPS)
 
 
 def haze_pass(

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from restore.models.ndr import noise_level
+from restore.noise import image_noise_level, noise_level
 
 #: Block side of the DCT and the stride of the sliding blocks (each pixel is in 4 blocks).
 BLOCK = 8
@@ -82,19 +82,8 @@ def from_opponent(x: Tensor) -> Tensor:
 
 def image_noise_sigma(rgb: np.ndarray, strip: int = 512) -> Tensor:
     """Per opponent channel white-noise sigma ``(3,)`` (in units of 1 = full scale) of an
-    ``HxWx3`` uint8 image, over the whole image, computed a strip of rows at a time."""
-    h, w = rgb.shape[:2]
-    if h < 2 or w < 2:
-        return torch.zeros(3)
-    coeffs = []
-    strip -= strip % 2
-    for r0 in range(0, h - h % 2, strip):
-        part = torch.tensor(rgb[r0 : min(r0 + strip, h - h % 2)])  # a copy: rgb may be read-only
-        x = to_opponent(part.permute(2, 0, 1)[None].float().div_(255.0))[0]
-        x = x[:, : x.shape[1] // 2 * 2, : x.shape[2] // 2 * 2]
-        hh = (x[:, 0::2, 0::2] - x[:, 0::2, 1::2] - x[:, 1::2, 0::2] + x[:, 1::2, 1::2]) / 2
-        coeffs.append(hh.abs().flatten(1))
-    return torch.cat(coeffs, dim=1).median(dim=1).values / 0.6745
+    ``HxWx3`` uint8 image, over the whole image (:func:`restore.noise.image_noise_level`)."""
+    return image_noise_level(rgb, to_opponent, strip)
 
 
 def noise_ramp(sigma_grey: float, free_grey: float) -> float:

@@ -16,13 +16,14 @@ exposure darkens it (low light), and sensor noise comes last because it is added
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from restore.images import to_tensor, to_uint8
 from restore.synthesis.ops import (
     ParamValue,
     as_batch,
@@ -34,8 +35,9 @@ from restore.synthesis.ops import (
     noise,
     rain,
 )
-from restore.types import DEGRADATION_TYPES  # noqa: E402  (the standard set)
+from restore.types import DEGRADATION_TYPES
 
+#: The physical order of the six standard types in a mixture (see the module docstring).
 ORDER: tuple[str, ...] = ("haze", "rain", "blur", "lowres", "lowlight", "noise")
 
 
@@ -87,10 +89,11 @@ class Degraded:
 
     Attributes:
         image: ``(B, 3, H, W)`` float in ``[0, 1]``.
-        labels: ``(B, 6)`` float multi-hot over :data:`DEGRADATION_TYPES`.
-        severity: ``(B, 6)`` float in ``[0, 1]`` (0 where a type is absent).
+        labels: ``(B, T)`` float multi-hot over :attr:`types`.
+        severity: ``(B, T)`` float in ``[0, 1]`` (0 where a type is absent).
         params: per type, the parameters used (each a ``(B,)`` tensor).
         extras: side information, e.g. ``"blur_kernel"``: ``(B, K, K)`` kernels.
+        types: the types the label and severity columns stand for.
     """
 
     image: Tensor
@@ -98,10 +101,11 @@ class Degraded:
     severity: Tensor
     params: dict[str, dict[str, Tensor]] = field(default_factory=dict)
     extras: dict[str, Tensor] = field(default_factory=dict)
+    types: tuple[str, ...] = DEGRADATION_TYPES
 
     def names(self, index: int = 0) -> list[str]:
-        """Types present in sample ``index``, in :data:`DEGRADATION_TYPES` order."""
-        return [t for i, t in enumerate(DEGRADATION_TYPES) if self.labels[index, i] > 0.5]
+        """Types present in sample ``index``, in :attr:`types` order."""
+        return [t for i, t in enumerate(self.types) if self.labels[index, i] > 0.5]
 
 
 # --------------------------------------------------------------------------- registry
@@ -176,12 +180,47 @@ DEGRADATIONS: dict[str, Degradation] = {
 }
 
 
+# The physical order of every registered type (ORDER, then types added by register()).
+_PHYSICAL: list[str] = list(ORDER)
+
+
+def register(degradation: Degradation, *, before: str | None = None) -> None:
+    """Add a degradation type to the registry (after the six standard ones in the physical order
+    of mixtures, or just before the type ``before``). Models trained before it keep their own
+    types (``ModelConfig.types``) and are not affected; a new model learns it when its config
+    lists it.
+
+    Raises:
+        ValueError: the name is taken, or ``before`` is not a registered type.
+    """
+    if degradation.name in DEGRADATIONS:
+        raise ValueError(f"degradation {degradation.name!r} is already registered")
+    if before is not None and before not in _PHYSICAL:
+        raise ValueError(f"before={before!r} is not a registered type; valid: {', '.join(_PHYSICAL)}")
+    DEGRADATIONS[degradation.name] = degradation
+    _PHYSICAL.insert(_PHYSICAL.index(before) if before else len(_PHYSICAL), degradation.name)
+
+
+def unregister(name: str) -> None:
+    """Remove a type added with :func:`register` (the six standard types stay)."""
+    if name in ORDER:
+        raise ValueError(f"{name!r} is a standard type and cannot be removed")
+    DEGRADATIONS.pop(name, None)
+    if name in _PHYSICAL:
+        _PHYSICAL.remove(name)
+
+
+def physical_order() -> tuple[str, ...]:
+    """Every registered type in the order a mixture applies them."""
+    return tuple(_PHYSICAL)
+
+
 def validate_spec(spec: Mapping[str, Mapping[str, ParamValue]]) -> dict[str, dict[str, ParamValue]]:
     """Check a mixture spec ``{type: {param: value}}``; fill defaults; raise on unknown names."""
     out: dict[str, dict[str, ParamValue]] = {}
     for name, params in spec.items():
         if name not in DEGRADATIONS:
-            raise ValueError(f"unknown degradation {name!r}; valid: {', '.join(DEGRADATION_TYPES)}")
+            raise ValueError(f"unknown degradation {name!r}; valid: {', '.join(DEGRADATIONS)}")
         d = DEGRADATIONS[name]
         full: dict[str, ParamValue] = d.defaults()
         for key, value in (params or {}).items():
@@ -201,14 +240,17 @@ def degrade(
     *,
     seed: int | None = None,
     generator: torch.Generator | None = None,
+    types: Sequence[str] = DEGRADATION_TYPES,
 ) -> Degraded:
-    """Apply a mixture of degradations in the physical :data:`ORDER`.
+    """Apply a mixture of degradations in the physical order (:func:`physical_order`).
 
     Args:
         x: ``(B, 3, H, W)`` float in ``[0, 1]``, any device.
         spec: ``{type: {param: value}}``; missing parameters take their defaults.
         seed: seeds a fresh generator on ``x``'s device (ignored if ``generator`` is given).
         generator: the random source; same seed, same image.
+        types: the columns of the labels and severities (a type of ``spec`` outside them is
+            applied but not labelled).
 
     Returns:
         :class:`Degraded` with the image, labels, severities, parameters and extras.
@@ -221,11 +263,11 @@ def degrade(
         generator.manual_seed(0 if seed is None else int(seed))
     b = x.shape[0]
     y = x.clamp(0, 1)
-    labels = torch.zeros(b, len(DEGRADATION_TYPES), device=x.device)
+    labels = torch.zeros(b, len(types), device=x.device)
     severity = torch.zeros_like(labels)
     params: dict[str, dict[str, Tensor]] = {}
     extras: dict[str, Tensor] = {}
-    for name in ORDER:
+    for name in physical_order():
         if name not in spec:
             continue
         d = DEGRADATIONS[name]
@@ -235,11 +277,12 @@ def degrade(
             y = blur(y, generator, length=p["length"], kernel=extras["blur_kernel"])
         else:
             y = d.fn(y, generator, **p)
-        i = DEGRADATION_TYPES.index(name)
-        labels[:, i] = 1.0
-        severity[:, i] = d.severity(p).to(labels.dtype)
+        if name in types:
+            i = list(types).index(name)
+            labels[:, i] = 1.0
+            severity[:, i] = d.severity(p).to(labels.dtype)
         params[name] = p
-    return Degraded(y, labels, severity, params, extras)
+    return Degraded(y, labels, severity, params, extras, tuple(types))
 
 
 def random_spec(
@@ -280,16 +323,16 @@ TRAIN_MIXTURES: tuple[tuple[str, ...], ...] = (
 )
 
 
-def check_type_weights(type_weights: Mapping[str, float]) -> None:
-    """Raise ValueError unless ``type_weights`` (see :func:`sample`) names known types with
-    non-negative odds, not all zero."""
+def check_type_weights(type_weights: Mapping[str, float], types: Sequence[str] = DEGRADATION_TYPES) -> None:
+    """Raise ValueError unless ``type_weights`` (see :func:`sample`) names types among ``types``
+    with non-negative odds, not all zero."""
     if (
-        set(type_weights) - set(DEGRADATION_TYPES)
+        set(type_weights) - set(types)
         or any(w < 0 for w in type_weights.values())
-        or not any(type_weights.get(t, 1.0) > 0 for t in DEGRADATION_TYPES)
+        or not any(type_weights.get(t, 1.0) > 0 for t in types)
     ):
         raise ValueError(
-            f"type_weights {dict(type_weights)}: keys must be among {DEGRADATION_TYPES}, "
+            f"type_weights {dict(type_weights)}: keys must be among {tuple(types)}, "
             "weights non-negative and not all zero"
         )
 
@@ -301,6 +344,7 @@ def sample(
     p_mixture: float = 0.25,
     p_clean: float = 0.02,
     type_weights: Mapping[str, float] | None = None,
+    types: Sequence[str] = DEGRADATION_TYPES,
 ) -> Degraded:
     """Degrade a training batch with random types and severities, one draw per sample.
 
@@ -314,33 +358,43 @@ def sample(
         generator: on ``x``'s device.
         type_weights: relative odds of the single types (``{"haze": 3}``: haze three times as
             often as each unnamed type, which keeps weight 1); None or empty: balanced.
+        types: the types to draw from, in the order of the labels (the model's
+            ``ModelConfig.types``); mixtures with a type outside them are not drawn.
     """
+    unknown = [t for t in types if t not in DEGRADATIONS]
+    if unknown:
+        raise ValueError(f"types {unknown} are not registered; registered: {', '.join(DEGRADATIONS)}")
+    types = tuple(types)
+    mixtures = [m for m in TRAIN_MIXTURES if set(m) <= set(types)]
     b = x.shape[0]
     dev = x.device
     u = torch.rand(b, generator=generator, device=dev)
     if type_weights:
-        check_type_weights(type_weights)
-        odds = torch.tensor([float(type_weights.get(t, 1.0)) for t in DEGRADATION_TYPES], device=dev)
+        check_type_weights(type_weights, types)
+        odds = torch.tensor([float(type_weights.get(t, 1.0)) for t in types], device=dev)
         single = torch.multinomial(odds, b, replacement=True, generator=generator)
     else:
-        single = torch.randint(0, len(DEGRADATION_TYPES), (b,), generator=generator, device=dev)
-    mix = torch.randint(0, len(TRAIN_MIXTURES), (b,), generator=generator, device=dev)
-    active = torch.zeros(b, len(DEGRADATION_TYPES), dtype=torch.bool, device=dev)
+        single = torch.randint(0, len(types), (b,), generator=generator, device=dev)
+    mix = torch.randint(0, max(1, len(mixtures)), (b,), generator=generator, device=dev)
+    active = torch.zeros(b, len(types), dtype=torch.bool, device=dev)
     active[torch.arange(b, device=dev), single] = True
-    mix_table = torch.zeros(len(TRAIN_MIXTURES), len(DEGRADATION_TYPES), dtype=torch.bool, device=dev)
-    for m, names in enumerate(TRAIN_MIXTURES):
-        for n in names:
-            mix_table[m, DEGRADATION_TYPES.index(n)] = True
-    is_mix = u < p_mixture
-    active[is_mix] = mix_table[mix[is_mix]]
+    if mixtures:
+        mix_table = torch.zeros(len(mixtures), len(types), dtype=torch.bool, device=dev)
+        for m, names in enumerate(mixtures):
+            for n in names:
+                mix_table[m, types.index(n)] = True
+        is_mix = u < p_mixture
+        active[is_mix] = mix_table[mix[is_mix]]
     active[u > 1 - p_clean] = False
 
     y = x.clamp(0, 1).clone()
     labels = active.float()
-    severity = torch.zeros(b, len(DEGRADATION_TYPES), device=dev)
+    severity = torch.zeros(b, len(types), device=dev)
     params: dict[str, dict[str, Tensor]] = {}
-    for name in ORDER:
-        i = DEGRADATION_TYPES.index(name)
+    for name in physical_order():
+        if name not in types:
+            continue
+        i = types.index(name)
         idx = active[:, i].nonzero().flatten()
         if idx.numel() == 0:
             continue
@@ -355,25 +409,10 @@ def sample(
         y[idx] = d.fn(sub, generator, **p)
         severity[idx, i] = d.severity(p).to(severity.dtype)
         params[name] = p
-    return Degraded(y, labels, severity, params)
+    return Degraded(y, labels, severity, params, types=types)
 
 
 def degrade_image(img: np.ndarray, spec: Mapping[str, Mapping[str, ParamValue]], *, seed: int = 0) -> np.ndarray:
     """Degrade one ``HxWx3`` uint8 RGB image on the CPU; returns uint8 RGB of the same size."""
     x = to_tensor(img)
     return to_uint8(degrade(x, spec, seed=seed).image)
-
-
-def to_tensor(img: np.ndarray) -> Tensor:
-    """``HxWx3`` uint8 RGB -> ``(1, 3, H, W)`` float32 in ``[0, 1]``."""
-    arr = np.array(img, copy=True)  # a private, writable copy (inputs may be read-only views)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {arr.dtype} {arr.shape}")
-    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
-
-
-def to_uint8(x: Tensor) -> np.ndarray:
-    """``(1, 3, H, W)`` or ``(3, H, W)`` float in ``[0, 1]`` -> ``HxWx3`` uint8 (rounded)."""
-    if x.dim() == 4:
-        x = x[0]
-    return x.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()

@@ -42,13 +42,13 @@ def collect(
     p_mixture: float,
     p_clean: float = 0.05,
 ) -> tuple[Tensor, Tensor]:
-    """Estimator inputs ``(n, F)`` and multi-hot labels ``(n, 6)`` of freshly synthesised samples
+    """Estimator inputs ``(n, F)`` and multi-hot labels ``(n, T)`` over the model's types of freshly synthesised samples
     (a share ``p_clean`` of them left clean, labelled with no type)."""
     model.eval()
     feats, labels = [], []
     while sum(len(f) for f in feats) < n:
         clean = sampler(batch)
-        d = sample(clean, generator, p_mixture=p_mixture, p_clean=p_clean)
+        d = sample(clean, generator, p_mixture=p_mixture, p_clean=p_clean, types=model.cfg.types)
         _, aux = model(d.image)
         feats.append(aux["estimator_input"].float().cpu())
         labels.append(d.labels.float().cpu())

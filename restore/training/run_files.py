@@ -42,7 +42,7 @@ def read_shipped(path: Path) -> dict:
     facts = json.loads(read_metadata(path).get("training", "null") or "null")
     if not facts:
         raise ValueError(
-            f"{path} has no training facts in its metadata; it was not exported by restore.training.trainer"
+            f"{path} has no training facts in its metadata; not exported by `python -m restore.training --export`"
         )
     degrad = degrad_path(path)
     ckpt = {

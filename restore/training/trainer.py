@@ -5,9 +5,9 @@ Patches are cropped from the clean photos on the fly and degraded *on the traini
 
 Usage::
 
-    python -m restore.training.trainer --config configs/ndr-small.yaml --data data/photos --out runs/ndr-small
+    python -m restore.training --config configs/ndr-small.yaml --data data/photos --out runs/ndr-small
     torchrun --nproc_per_node 4 -m restore.training.trainer --config configs/ndr-small.yaml --out runs/ndr4
-    python -m restore.training.trainer --export runs/ndr-small --name ndr-restore   # -> restore/assets/weights/
+    python -m restore.training --export runs/ndr-small --name ndr-restore   # -> restore/assets/weights/
 """
 
 from __future__ import annotations
@@ -284,7 +284,14 @@ class Trainer:
         ``progress``: the share of the schedule done (picks the restoration loss, see ``l1_from``)."""
         cfg = self.cfg
         loss = cfg.loss if progress < cfg.l1_from else "l1"
-        d = sample(clean, self.gdev, p_mixture=cfg.p_mixture, p_clean=cfg.p_clean, type_weights=dict(cfg.type_weights))
+        d = sample(
+            clean,
+            self.gdev,
+            p_mixture=cfg.p_mixture,
+            p_clean=cfg.p_clean,
+            type_weights=dict(cfg.type_weights),
+            types=self.mcfg.types,
+        )
         deg, labels = d.image, d.labels
         cuda = self.device.type == "cuda"
         if cuda:
@@ -380,7 +387,7 @@ class Trainer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m restore.training.trainer",
+        prog="python -m restore.training",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -28,7 +28,8 @@ def validate(model: nn.Module, clean: Tensor) -> dict[str, float]:
     was_training = model.training
     model.eval()
     out = {}
-    for i, name in enumerate(DEGRADATION_TYPES):
+    types = getattr(getattr(model, "cfg", None), "types", DEGRADATION_TYPES)
+    for i, name in enumerate(types):
         d = degrade(clean, {name: {}}, seed=1234 + i)
         restored, _ = model(d.image)
         out[name] = round(psnr_t(restored, clean), 3)
@@ -58,7 +59,8 @@ def plot_curve(log_path: Path, out_path: Path) -> None:
         ax1.legend()
     if val:
         steps = [r["step"] for r in val]
-        for name in DEGRADATION_TYPES:
+        names = [k for k in val[-1]["val"] if f"{k}_input" in val[-1]["val"]]
+        for name in names:
             ax2.plot(steps, [r["val"][name] - r["val"][name + "_input"] for r in val], marker="o", label=name)
         ax2.set_xlabel("step")
         ax2.set_ylabel("PSNR gain over input (dB)")

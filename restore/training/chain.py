@@ -1,0 +1,149 @@
+"""One command continues the training chain of a shipped model, and ships only what is better.
+
+``python -m restore.training.chain --name ndr-restore --config configs/ndr-small-cpu-chain.yaml --minutes 120``
+
+1. Resumes the run folder (``runs/chain-<name>`` by default) from its ``last.pt``, or starts it
+   from the shipped weights (``--init``) when there is none.
+2. Trains for ``--minutes`` more minutes of training time (the schedule ends with the budget).
+3. Optionally refits the estimator head (``--refit-samples``, see :mod:`.estimator_fit`).
+4. Exports the run to ``<run>/export/`` and scores both the shipped file and the candidate on the
+   validation photos (:func:`score`: blind PSNR per degradation type on fixed, seeded crops).
+5. Writes the verdict to ``<run>/chain.json``; with ``--ship``, copies the candidate over the
+   shipped weights when it is better (:func:`is_better`) and says what to regenerate next.
+
+It never runs git: committing the weights is a person's decision, made from ``chain.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from restore.data.photos import list_photos
+from restore.models import build_model
+from restore.models.weights import degrad_path, load_weights, read_config
+from restore.resources import package_assets
+from restore.training import trainer
+from restore.training.estimator_fit import refit
+from restore.training.run_files import export
+from restore.training.validation import validate
+
+log = logging.getLogger(__name__)
+
+#: The candidate must gain this much (dB, mean over types) ...
+MIN_GAIN_DB = 0.02
+#: ... and lose no more than this on any one type.
+MAX_TYPE_LOSS_DB = 0.15
+
+
+@dataclass(frozen=True)
+class Score:
+    """Validation of one weight file: PSNR (dB) per type and its mean gain over the inputs."""
+
+    psnr: dict[str, float]
+    mean_gain: float
+
+
+def score(weights: Path, data: Path, *, size: int = 256, grid: int = 2) -> Score:
+    """Blind validation PSNR of a weight file on the validation photos' ``grid x grid`` crops."""
+    model = load_weights(build_model(read_config(weights)), weights).eval()
+    crops = trainer.validation_set(list_photos(data, "val"), size, torch.device("cpu"), grid)
+    val = validate(model, crops)
+    types = [k for k in val if f"{k}_input" in val]
+    gains = [val[t] - val[f"{t}_input"] for t in types]
+    return Score({t: val[t] for t in types}, round(sum(gains) / len(gains), 4))
+
+
+def is_better(candidate: Score, shipped: Score) -> tuple[bool, str]:
+    """The chain's rule for shipping: a mean gain of at least :data:`MIN_GAIN_DB` and no type
+    worse by more than :data:`MAX_TYPE_LOSS_DB`. Returns the verdict and its reason."""
+    delta = candidate.mean_gain - shipped.mean_gain
+    worst = min(candidate.psnr[t] - shipped.psnr[t] for t in shipped.psnr)
+    if delta < MIN_GAIN_DB:
+        return False, f"mean gain {delta:+.3f} dB is under {MIN_GAIN_DB} dB"
+    if worst < -MAX_TYPE_LOSS_DB:
+        return False, f"one type loses {worst:.3f} dB (limit {MAX_TYPE_LOSS_DB})"
+    return True, f"mean gain {delta:+.3f} dB, worst type {worst:+.3f} dB"
+
+
+def _spent_minutes(run: Path) -> float:
+    ckpt = run / "last.pt"
+    if not ckpt.is_file():
+        return 0.0
+    return float(torch.load(ckpt, map_location="cpu", weights_only=True).get("elapsed", 0.0)) / 60.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m restore.training.chain", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", default="ndr-restore", help="the shipped model to continue")
+    parser.add_argument("--config", type=Path, required=True, help="the training YAML of this link of the chain")
+    parser.add_argument("--minutes", type=float, required=True, help="training time to add in this call")
+    parser.add_argument("--run", type=Path, help="run folder (default runs/chain-<name>)")
+    parser.add_argument("--data", type=Path, default=Path("data/photos"))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 while other work goes on)")
+    parser.add_argument("--weights-dir", type=Path, default=package_assets() / "weights", help="the shipped files")
+    parser.add_argument("--refit-samples", type=int, default=0, help="refit the estimator head on N crops (0: no)")
+    parser.add_argument("--ship", action="store_true", help="copy the candidate over the shipped files if better")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    run = args.run or Path("runs") / f"chain-{args.name}"
+    shipped = args.weights_dir / f"{args.name}.safetensors"
+    if not shipped.is_file():
+        parser.error(f"no shipped weights at {shipped}")
+
+    budget = _spent_minutes(run) + args.minutes  # the trainer's --minutes counts the time already spent
+    train_args = ["--config", str(args.config), "--data", str(args.data), "--out", str(run)]
+    train_args += ["--minutes", f"{budget:.3f}", "--threads", str(args.threads), "--device", "cpu"]
+    if not (run / "last.pt").is_file():
+        train_args += ["--init", str(shipped)]
+    t0 = time.perf_counter()
+    trainer.main(train_args)
+    refit_scores = refit(run, args.data, args.refit_samples) if args.refit_samples > 0 else None
+
+    files = export(run, args.name, run / "export")
+    candidate = files[0]
+    before, after = score(shipped, args.data), score(candidate, args.data)
+    better, reason = is_better(after, before)
+    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    verdict = {
+        "name": args.name,
+        "config": str(args.config),
+        "step": int(ckpt["step"]),
+        "training_minutes": round(float(ckpt["elapsed"]) / 60.0, 1),
+        "wall_minutes_this_call": round((time.perf_counter() - t0) / 60.0, 1),
+        "shipped": before.__dict__,
+        "candidate": after.__dict__,
+        "better": better,
+        "reason": reason,
+        "estimator_refit": refit_scores,
+        "shipped_now": False,
+    }
+    if better and args.ship:
+        for f in files:
+            dest = args.weights_dir / f.name
+            shutil.copyfile(f, dest)
+        if not degrad_path(candidate).is_file() and degrad_path(shipped).is_file():
+            log.warning("the candidate has no NDR-Degrad file; the shipped one stays")
+        verdict["shipped_now"] = True
+    (run / "chain.json").write_text(json.dumps(verdict, indent=1) + "\n")
+    print(f"{args.name}: validation mean gain {before.mean_gain:.3f} -> {after.mean_gain:.3f} dB; {reason}")
+    if verdict["shipped_now"]:
+        print(
+            "shipped; now regenerate what depends on the weights: python -m restore.evaluation.atlas "
+            f"--model {args.name} (NDR models), python tests/test_golden.py --write, "
+            "python -m restore.evaluation.evaluate, python -m restore.evaluation.bench, and the model card"
+        )
+    elif better:
+        print(f"better: ship it with --ship, or copy {run / 'export'}/* into {args.weights_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
