@@ -278,9 +278,34 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _suite_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(
+        "--suite",
+        choices=("benchmark", "paper"),
+        default="benchmark",
+        help="benchmark (default): the synthetic cases below; paper: the papers' test sets "
+        "(options --paper-data PATH, --models, --limit N, --out FILE.md, --csv FILE: see "
+        "`--suite paper --help`)",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    """CLI: score the benchmark, print the Markdown table, write JSON (and Markdown)."""
-    parser = argparse.ArgumentParser(prog="python -m restore.evaluation.evaluate", description=__doc__.split("\n\n")[0])
+    """CLI: score the benchmark, print the Markdown table, write JSON (and Markdown).
+
+    ``--suite paper`` hands the other arguments to :func:`restore.evaluation.paper_suite.main` instead.
+    """
+    suite, rest = _suite_parser().parse_known_args(argv)
+    if suite.suite == "paper":
+        from restore.evaluation.paper_suite import main as paper_main
+
+        return paper_main(rest)
+    parser = argparse.ArgumentParser(
+        prog="python -m restore.evaluation.evaluate",
+        description=__doc__.split("\n\n")[0],
+        parents=[_suite_parser()],
+    )
     parser.add_argument(
         "--models",
         type=_csv,
