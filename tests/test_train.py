@@ -438,6 +438,40 @@ def test_chain_rule_needs_a_mean_gain_and_no_large_loss():
     assert not is_better(Score({"noise": 30.01, "haze": 20.0}, 5.005), shipped)[0], "too small a gain"
     ok, reason = is_better(Score({"noise": 31.0, "haze": 19.5}, 5.25), shipped)
     assert not ok and "haze" not in reason and "loses -0.500" in reason
+    harmful = Score({"noise": 30.0, "haze": 20.0}, 5.0, harm=10.0)
+    assert not is_better(Score({"noise": 30.5, "haze": 20.0}, 5.2, harm=1.0), shipped)[0], "harm rose by 1 level"
+    assert is_better(Score({"noise": 30.0, "haze": 19.95}, 4.97, harm=8.0), harmful)[0], "less harm, same quality"
+    assert not is_better(Score({"noise": 30.0, "haze": 19.9}, 4.9, harm=8.0), harmful)[0], "less harm, 0.1 dB less"
+
+
+def test_scene_tones_keep_shape_range_and_untouched_samples():
+    from restore.synthesis.scenes import tone_scenes
+
+    x = torch.rand(64, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    y = tone_scenes(x, torch.Generator().manual_seed(1), 0.5)
+    same = (y == x).flatten(1).all(1)
+    assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+    assert 16 < int(same.sum()) < 48, "about half the samples toned"
+    means = (y.mean((1, 2, 3)) - x.mean((1, 2, 3)))[~same]
+    assert float(means.min()) < -0.1 and float(means.max()) > 0.1, "dark and bright scenes both drawn"
+    assert torch.equal(y, tone_scenes(x, torch.Generator().manual_seed(1), 0.5)), "same seed, same tones"
+    assert torch.equal(tone_scenes(x, torch.Generator().manual_seed(1), 0.0), x)
+
+
+def test_brightness_harm_is_zero_for_the_identity_and_large_for_a_brightener():
+    from restore.training.validation import brightness_harm
+
+    class Net(torch.nn.Module):
+        def __init__(self, lift: float) -> None:
+            super().__init__()
+            self.lift = lift
+
+        def forward(self, x):
+            return x + self.lift, {}
+
+    crops = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    assert brightness_harm(Net(0.0), crops) < 1.0, "only the noise's clipping moves the mean"
+    assert brightness_harm(Net(0.1), crops) > 20
 
 
 @pytest.mark.parametrize("better", [False, True])

@@ -40,6 +40,9 @@ class TrainConfig:
         alternate: alternate restoration and degradation updates (paper text) instead of one
             joint step (public code).
         p_mixture, p_clean: the sampler's mix (see ``restore.synthesis.registry.sample``).
+        scene_tone: share of clean patches given a random scene tone (dark, bright or saturated,
+            :mod:`restore.synthesis.scenes`) before they are degraded, so the network keeps a
+            dark or bright scene's own brightness (0: off, the shipped runs up to run 9).
         type_weights: relative odds of the single types (YAML: a mapping such as ``{haze: 3}``;
             unnamed types keep 1), to spend a fine-tune on the weakest type; empty: balanced.
         predicted_label_fraction: DFPIR: share of samples routed by the estimator's prediction
@@ -80,6 +83,7 @@ class TrainConfig:
     p_mixture: float = 0.25
     p_clean: float = 0.02
     type_weights: tuple[tuple[str, float], ...] = ()
+    scene_tone: float = 0.0
     predicted_label_fraction: float = 0.2
     ema: float = 0.0
     val_every: int = 500

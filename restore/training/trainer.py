@@ -36,6 +36,7 @@ from restore.models.dfpir import routing_weights
 from restore.models.weights import clean_state_dict
 from restore.resources import package_assets
 from restore.synthesis.registry import sample
+from restore.synthesis.scenes import tone_scenes
 from restore.training.config import TrainConfig, load_train_config, model_config
 from restore.training.run_files import export, final_weights, read_shipped, warm_start_record
 from restore.training.validation import plot_curve, validate
@@ -284,6 +285,8 @@ class Trainer:
         ``progress``: the share of the schedule done (picks the restoration loss, see ``l1_from``)."""
         cfg = self.cfg
         loss = cfg.loss if progress < cfg.l1_from else "l1"
+        if cfg.scene_tone > 0:
+            clean = tone_scenes(clean, self.gdev, cfg.scene_tone)
         d = sample(
             clean,
             self.gdev,

@@ -38,6 +38,29 @@ def validate(model: nn.Module, clean: Tensor) -> dict[str, float]:
     return out
 
 
+@torch.no_grad()
+def brightness_harm(model: nn.Module, clean: Tensor, sigma: float = 15.0) -> float:
+    """Do-no-harm check (grey levels, lower is better): the mean absolute change of mean
+    brightness that the network makes to dark and bright *scenes* that are clean or only noisy
+    (Gaussian, ``sigma`` grey levels), on the validation crops.
+
+    Scenes: each crop made dark (``0.3 x^1.3``) and bright (``1 - 0.35 (1 - x)``), as
+    :mod:`restore.synthesis.scenes` does in training. A network that reads every dark photo as
+    low light, or every bright one as haze, scores tens of grey levels here.
+    """
+    was_training = model.training
+    model.eval()
+    g = torch.Generator(device=clean.device).manual_seed(4321)
+    shifts = []
+    for scene in (0.3 * clean.clamp_min(0).pow(1.3), 1 - 0.35 * (1 - clean)):
+        noise = torch.randn(scene.shape, generator=g, device=scene.device) * (sigma / 255.0)
+        for img in (scene, (scene + noise).clamp(0, 1)):
+            restored, _ = model(img)
+            shifts.append((restored.float().clamp(0, 1).mean(dim=(1, 2, 3)) - scene.mean(dim=(1, 2, 3))).abs())
+    model.train(was_training)
+    return round(float(torch.cat(shifts).mean()) * 255.0, 3)
+
+
 def plot_curve(log_path: Path, out_path: Path) -> None:
     """Training-curve PNG (loss and validation PSNR per type) from the JSONL log."""
     from matplotlib.figure import Figure
