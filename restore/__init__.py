@@ -1,7 +1,11 @@
 """All-in-one image restoration: NDR-Restore and DFPIR, blind, on the CPU.
 
-The public API is :class:`Restorer` (``Restorer.from_pretrained("ndr-restore").restore(img)``),
-:class:`Analysis` and :func:`available_models`; the ``restore`` command is :mod:`restore.cli`.
+The public API is :class:`Restorer` (``Restorer.from_pretrained("ndr-restore").restore(img)``,
+where ``img`` is a file's path, a PIL image or a numpy array), :class:`Analysis`,
+:func:`available_models` and :func:`load_image`; inputs that cannot be used raise
+:class:`ImageError` (a ``ValueError``; :class:`ImageTooLargeError` for images over the megapixel
+limit), whose message names the input and says what to do. The ``restore`` command is
+:mod:`restore.cli`.
 
 Subpackages, each owning one job (``docs/DEVELOPMENT.md`` has the map and the import rules):
 ``models`` (networks, configs, weight files), ``synthesis`` (degradations), ``inference``
@@ -11,7 +15,15 @@ Subpackages, each owning one job (``docs/DEVELOPMENT.md`` has the map and the im
 
 from restore.types import DEGRADATION_TYPES
 
-__all__ = ["DEGRADATION_TYPES", "Analysis", "ImageError", "Restorer", "available_models"]
+__all__ = [
+    "DEGRADATION_TYPES",
+    "Analysis",
+    "ImageError",
+    "ImageTooLargeError",
+    "Restorer",
+    "available_models",
+    "load_image",
+]
 
 
 def __getattr__(name: str):
@@ -20,8 +32,8 @@ def __getattr__(name: str):
         from restore.inference import restorer
 
         return getattr(restorer, name)
-    if name == "ImageError":
-        from restore.images import ImageError
+    if name in ("ImageError", "ImageTooLargeError", "load_image"):
+        from restore import images
 
-        return ImageError
+        return getattr(images, name)
     raise AttributeError(f"module 'restore' has no attribute {name!r}")

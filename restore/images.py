@@ -1,27 +1,50 @@
-"""Robust image loading for the app and the command line: anything a user uploads becomes RGB uint8.
+"""Robust image loading for the app, the command line and the API: anything becomes RGB uint8.
 
 :func:`load_image` accepts a path, raw bytes, a binary file object, a PIL image or a numpy array
 and returns an ``HxWx3`` uint8 RGB array. It
 
-- applies the EXIF orientation, so phone photos come out upright;
+- applies the EXIF orientation (files and PIL images alike), so phone photos come out upright;
 - converts every common mode correctly: transparent images (RGBA, LA, PA and palette images with
   a transparent colour) are composited over **white**, the way a viewer shows them on a page;
   grayscale (L, 1) is repeated into three channels; 16-bit images (I;16, I, 16-bit PNG) are
-  scaled to 8 bit (``round(v / 257)``), never clipped; 32-bit float images (F) and float arrays
-  are read as ``[0, 1]``; palette (P) and CMYK images are converted by Pillow;
-- refuses, with an :class:`ImageError` that says what is wrong, empty files, corrupt or truncated
-  files, files that are not images, images with zero width or height, and images larger than
-  ``max_megapixels``.
+  scaled to 8 bit (``round(v / 257)``), never clipped; palette (P) and CMYK images are converted
+  by Pillow; animated and multi-frame files (GIF, APNG, TIFF) give their first frame;
+- reads 32-bit float images (mode F TIFFs, float arrays) as ``[0, 1]``. **Float rule:** values
+  must lie in ``[0, 1]`` (up to 0.01 of overshoot, clipped); anything else, 0-255 data included,
+  is refused with a message saying so, because "over 1" cannot be told apart from overexposed
+  ``[0, 1]`` data and a guessed scale would silently darken or brighten the photo;
+- refuses, with an :class:`ImageError` whose message names the file and says what is wrong,
+  missing paths, folders, empty files, files that are not images, corrupt or truncated files
+  (a file that starts like a PNG, JPEG, GIF, TIFF or WebP but cannot be read is called corrupt,
+  not "not an image"), images with zero width or height, and images over the size limit.
 
-The megapixel limit used by the app defaults to :data:`DEFAULT_MAX_MEGAPIXELS` (40 MP) and is set
-with the environment variable ``RESTORE_MAX_MEGAPIXELS`` (e.g. ``RESTORE_MAX_MEGAPIXELS=100``).
+**Size policy** (one for the app, the command line and the API): the limit, in megapixels, is
+the explicit argument when one is given (``max_megapixels=``, the command line's
+``--max-megapixels``), else the environment variable ``RESTORE_MAX_MEGAPIXELS``, else
+:data:`DEFAULT_MAX_MEGAPIXELS` (40); see :func:`resolve_max_megapixels`. A file's size is read
+from its header before anything is decoded, so an oversized file costs no memory, and a file that
+declares more pixels than it holds is called too large when the declared size is over the limit
+and corrupt or truncated when it is not. Arrays are checked by their shape. Pillow's own guard
+against decompression bombs (``PIL.Image.MAX_IMAGE_PIXELS``) is raised, never lowered, to at
+least the limit, so it never refuses what the policy allows; what it still refuses is reported as
+too large (:class:`ImageTooLargeError`) like everything else over the limit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import logging
+import math
+import numbers
 import os
+import re
+import secrets
+import struct
+import threading
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,15 +58,55 @@ log = logging.getLogger(__name__)
 
 MAX_MEGAPIXELS_ENV = "RESTORE_MAX_MEGAPIXELS"
 DEFAULT_MAX_MEGAPIXELS = 40.0
+#: The formats named in messages (Pillow reads more; these are the ones we test).
+SUPPORTED_FORMATS = "PNG, JPEG, WebP, TIFF, BMP, GIF"
 
 ImageSource = str | os.PathLike | bytes | bytearray | BinaryIO | Image.Image | np.ndarray
 
 # Float images may overshoot [0, 1] slightly after processing; more than this is a wrong range.
 _FLOAT_TOLERANCE = 0.01
+# How a file of each format starts: one that starts like this but cannot be read is damaged.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+# Errors Pillow's decoders raise on damaged data (besides its own exception types).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
+# warnings.catch_warnings swaps process-wide state: our own threads take turns (see _pillow_warnings).
+_WARNINGS_LOCK = threading.Lock()
 
 
 class ImageError(ValueError):
-    """An input that cannot be used as an image; the message says why and what to do."""
+    """An input that cannot be used as an image; the message names it and says what to do."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image over the megapixel limit.
+
+    Attributes:
+        name: the image's name in the message (file name, "the image", ...).
+        pixels: the declared number of pixels.
+        limit: the limit in megapixels.
+        width, height: the declared size (None when only the pixel count is known, as for a file
+            Pillow refused as a decompression bomb before telling its size).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str = "the image",
+        pixels: int = 0,
+        limit: float = 0.0,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.name, self.pixels, self.limit, self.width, self.height = name, pixels, limit, width, height
 
 
 def max_megapixels() -> float:
@@ -59,7 +122,7 @@ def max_megapixels() -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{MAX_MEGAPIXELS_ENV} must be a positive number of megapixels, got {raw!r}")
     return value
 
@@ -68,60 +131,105 @@ MAX_MEGAPIXELS: float = max_megapixels()
 """The limit in force when this module was imported (:func:`max_megapixels` re-reads it)."""
 
 
-def load_image(source: ImageSource, *, max_megapixels: float | None = None) -> np.ndarray:
+def resolve_max_megapixels(limit: float | None = None) -> float:
+    """The megapixel limit in force: ``limit`` when given, else :func:`max_megapixels` (the
+    environment variable ``RESTORE_MAX_MEGAPIXELS``, else 40).
+
+    Raises:
+        ValueError: ``limit`` (or the environment variable) is not a positive, finite number.
+    """
+    if limit is None:
+        return max_megapixels()
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or not (0 < limit < math.inf):
+        raise ValueError(f"max_megapixels must be a positive, finite number of megapixels, got {limit!r}")
+    return float(limit)
+
+
+def check_megapixels(width: int, height: int, limit: float | None = None, *, name: str = "the image") -> None:
+    """Refuse a ``width`` x ``height`` image that is empty or over the limit.
+
+    Args:
+        width, height: the size in pixels (e.g. from a header, or after upscaling).
+        limit: megapixels; None means the policy's limit (:func:`resolve_max_megapixels`).
+        name: how the message names the image.
+
+    Raises:
+        ImageError: zero width or height.
+        ImageTooLargeError: more than ``limit`` megapixels.
+    """
+    if width <= 0 or height <= 0:
+        raise ImageError(f"{name} has no pixels ({width}x{height})")
+    limit = resolve_max_megapixels(limit)
+    megapixels = width * height / 1e6
+    if megapixels > limit:
+        raise ImageTooLargeError(
+            f"{name} is {width}x{height} ({megapixels:.1f} megapixels), too large: more than the limit of "
+            f"{limit:g} megapixels. Downscale it, or raise the limit with the environment variable "
+            f"{MAX_MEGAPIXELS_ENV}.",
+            name=name,
+            pixels=width * height,
+            limit=limit,
+            width=width,
+            height=height,
+        )
+
+
+def load_image(source: ImageSource, *, max_megapixels: float | None = None, name: str | None = None) -> np.ndarray:
     """Load any supported image as ``HxWx3`` uint8 RGB.
 
     Args:
-        source: a path, the file's bytes, a binary file object, a PIL image or a numpy array
-            (``HxW``, ``HxWx1``, ``HxWx2``, ``HxWx3`` or ``HxWx4``; uint8, uint16, bool or float
-            in ``[0, 1]``).
-        max_megapixels: refuse images with more pixels than this many millions; ``None`` means no
-            limit of ours (Pillow still refuses decompression bombs). The app passes
-            :func:`max_megapixels`.
+        source: a path (``str`` or ``os.PathLike``), the file's bytes, a binary file object, a PIL
+            image or a numpy array (``HxW``, ``HxWx1``, ``HxWx2``, ``HxWx3`` or ``HxWx4``; uint8,
+            uint16, bool or float in ``[0, 1]``).
+        max_megapixels: the size limit in megapixels; None means the policy's limit
+            (``RESTORE_MAX_MEGAPIXELS``, else 40; see the module docstring). Files are checked from
+            their header before decoding, PIL images and arrays by their size.
+        name: how messages name the image (default: the file's name, "the uploaded data", or
+            "the image").
 
     Returns:
         ``(H, W, 3)`` uint8 RGB, EXIF orientation applied, a new array the caller may modify.
 
     Raises:
-        ImageError: empty, corrupt, truncated, non-image, zero-sized or too large inputs.
+        ImageError: missing, empty, corrupt, truncated, non-image, zero-sized inputs;
+            :class:`ImageTooLargeError` for inputs over the limit.
+        ValueError: ``max_megapixels`` (or ``RESTORE_MAX_MEGAPIXELS``) is not a positive number.
     """
+    limit = resolve_max_megapixels(max_megapixels)
     if isinstance(source, np.ndarray):
-        check_megapixels(source.shape[1] if source.ndim > 1 else 0, source.shape[0], max_megapixels)
-        return to_rgb_uint8(source)
+        label = name or "the image"
+        if source.ndim >= 2:
+            check_megapixels(source.shape[1], source.shape[0], limit, name=label)
+        return to_rgb_uint8(source, name=label)
+    _raise_pillow_guard(limit)
     if isinstance(source, Image.Image):
-        check_megapixels(source.width, source.height, max_megapixels)
-        return to_rgb_uint8(_upright(source))
-    name, stream = _open_stream(source)
+        label = name or _pil_name(source)
+        check_megapixels(source.width, source.height, limit, name=label)
+        with _pillow_warnings(label):
+            return _decode(source, label, source.format, limit)
+    label, stream, close = _open_source(source, name)
     try:
-        im = Image.open(stream)
-    except Image.DecompressionBombError as err:
-        raise ImageError(f"{name} is far too large to open safely: {err}") from err
-    except UnidentifiedImageError as err:
-        raise ImageError(
-            f"{name} is not an image that can be read (supported: PNG, JPEG, WebP, TIFF, BMP, GIF)"
-        ) from err
-    except OSError as err:
-        raise ImageError(f"{name} could not be read as an image: {err}") from err
-    with im:
-        check_megapixels(im.width, im.height, max_megapixels, name=name)
-        try:
-            im.load()
-        except (OSError, SyntaxError, ValueError, EOFError) as err:
-            raise ImageError(f"{name} is corrupt or truncated and cannot be decoded ({err})") from err
-        return to_rgb_uint8(_upright(im))
+        fmt = _sniff(stream)
+        with _pillow_warnings(label):
+            im = _open_pillow(stream, label, fmt, limit)
+            with im:
+                check_megapixels(im.width, im.height, limit, name=label)
+                return _decode(im, label, fmt or im.format, limit)
+    finally:
+        close()
 
 
-def to_rgb_uint8(image: np.ndarray | Image.Image) -> np.ndarray:
+def to_rgb_uint8(image: np.ndarray | Image.Image, *, name: str = "the image") -> np.ndarray:
     """Convert a PIL image or a numpy array to ``HxWx3`` uint8 RGB (no EXIF handling, no size limit).
 
     Transparency is composited over white; 16-bit data is scaled by 1/257; floats are read as
-    ``[0, 1]``. See the module docstring for every mode.
+    ``[0, 1]``. See the module docstring for every mode. ``name`` names the image in messages.
 
     Raises:
         ImageError: zero-sized images, unsupported shapes or modes, float data outside ``[0, 1]``.
     """
     if isinstance(image, Image.Image):
-        return _pil_to_rgb(image)
+        return _pil_to_rgb(image, name)
     if not isinstance(image, np.ndarray):
         raise ImageError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
     arr = image
@@ -130,8 +238,8 @@ def to_rgb_uint8(image: np.ndarray | Image.Image) -> np.ndarray:
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
         raise ImageError(f"expected an HxW or HxWxC (C = 1-4) image array, got shape {image.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ImageError(f"the image is empty (shape {image.shape})")
-    values = _to_unit_float(arr) if arr.dtype != np.uint8 else None
+        raise ImageError(f"{name} is empty (shape {image.shape})")
+    values = _to_unit_float(arr, name) if arr.dtype != np.uint8 else None
     if values is None and arr.ndim == 3 and arr.shape[2] == 3:
         return np.ascontiguousarray(arr).copy()
     if values is None:
@@ -169,16 +277,43 @@ def to_uint8(x: Tensor | np.ndarray) -> np.ndarray:
     return (np.clip(x, 0, 1) * 255.0 + 0.5).astype(np.uint8)
 
 
-def save_png(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path:
-    """Write an image as PNG (lossless), creating parent folders; returns the path.
+def save_png(image: np.ndarray | Image.Image, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    """Write an image as PNG (lossless), atomically, creating parent folders; returns the path.
+
+    The PNG is written to a hidden temporary file next to ``path`` and renamed over it
+    (``os.replace``), so ``path`` is never left half-written: a crash or a full disk leaves
+    either the old file or the new one.
 
     Args:
         image: anything :func:`to_rgb_uint8` accepts.
         path: destination; the ``.png`` suffix is not added for you.
+        overwrite: replace an existing file; when False an existing ``path`` is never touched,
+            not even by a file that appears while this one is being written.
+
+    Raises:
+        FileExistsError: ``overwrite`` is False and ``path`` exists (nothing is written).
+        OSError: the folder or the file cannot be written.
     """
     path = Path(path)
+    rgb = to_rgb_uint8(image)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(to_rgb_uint8(image)).save(path, format="PNG")
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, "exists already, not overwritten", str(path))
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        # os.open honours the umask, so the result gets the same permissions as any new file.
+        with os.fdopen(os.open(tmp, flags, 0o666), "wb") as fh:
+            Image.fromarray(rgb).save(fh, format="PNG")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _rename_no_clobber(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
     return path
 
 
@@ -198,52 +333,166 @@ def resize_bicubic(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.array(Image.fromarray(image).resize((width, height), Image.Resampling.BICUBIC))
 
 
-def _open_stream(source: ImageSource) -> tuple[str, BinaryIO]:
-    """A readable binary stream and a name for messages; refuses missing and empty inputs."""
-    if isinstance(source, bytes | bytearray):
+# --------------------------------------------------------------------------------- internals
+def _rename_no_clobber(tmp: Path, path: Path) -> None:
+    """Give ``tmp``'s file the name ``path`` unless ``path`` exists (a hard link fails atomically
+    on an existing name; where links are unsupported, check and rename)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "exists already, not overwritten", str(path)) from None
+    except OSError:
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "exists already, not overwritten", str(path)) from None
+        os.replace(tmp, path)
+
+
+def _raise_pillow_guard(limit: float) -> None:
+    """Pillow refuses images over ``2 * Image.MAX_IMAGE_PIXELS`` by itself (and warns over 1x):
+    raise that bound (never lower it) to the policy's limit, so Pillow never refuses an image the
+    policy allows. Images over the limit are refused by our own check before decoding."""
+    pixels = math.ceil(limit * 1e6)
+    if Image.MAX_IMAGE_PIXELS is not None and pixels > Image.MAX_IMAGE_PIXELS:
+        log.debug("raising PIL.Image.MAX_IMAGE_PIXELS from %d to %d", Image.MAX_IMAGE_PIXELS, pixels)
+        Image.MAX_IMAGE_PIXELS = pixels
+
+
+@contextlib.contextmanager
+def _pillow_warnings(name: str) -> Iterator[None]:
+    """Pillow's warnings while reading ``name``, logged as one line each that names the file.
+
+    Its DecompressionBombWarning is dropped: our own size check, made before decoding, decides.
+    ``warnings.catch_warnings`` swaps process-wide state, so our threads (the app's requests)
+    take turns through it rather than restore each other's filters out of order.
+    """
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            messages = [str(w.message) for w in caught if not issubclass(w.category, Image.DecompressionBombWarning)]
+            for message in dict.fromkeys(messages):  # once each: Pillow may try a file with several readers
+                log.warning("%s: %s", name, message)
+
+
+def _open_source(source: ImageSource, name: str | None) -> tuple[str, BinaryIO, Callable[[], None]]:
+    """A readable, seekable binary stream, a name for messages and how to close the stream;
+    refuses missing, unreadable and empty inputs."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        label = name or "the uploaded data"
         if not source:
-            raise ImageError("the uploaded file is empty (0 bytes)")
-        return "the uploaded data", io.BytesIO(source)
+            raise ImageError(f"{label} is empty (0 bytes)")
+        return label, io.BytesIO(source), _nothing
     if isinstance(source, str | os.PathLike):
         path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"no such image file: {path}")
-        if path.stat().st_size == 0:
-            raise ImageError(f"{path.name} is empty (0 bytes)")
-        return path.name, io.BytesIO(path.read_bytes())
+        label = name or path.name or str(path)
+        if path.is_dir():
+            raise ImageError(f"{name or path} is a folder, not an image file")
+        if not path.exists():
+            raise ImageError(f"no such image file: {name or path}")
+        if not path.is_file():  # a device or a pipe: reading it could block or never end
+            raise ImageError(f"{name or path} is not a regular file")
+        try:
+            fh = path.open("rb")
+        except OSError as err:
+            raise ImageError(f"cannot read {label}: {err.strerror or err}") from err
+        if os.fstat(fh.fileno()).st_size == 0:
+            fh.close()
+            raise ImageError(f"{label} is empty (0 bytes)")
+        return label, fh, fh.close
     if hasattr(source, "read"):
-        data = source.read()
+        label = name or Path(str(getattr(source, "name", "") or "the uploaded file")).name
+        try:
+            data = source.read()
+        except OSError as err:
+            raise ImageError(f"cannot read {label}: {err}") from err
         if not data:
-            raise ImageError("the uploaded file is empty (0 bytes)")
-        return getattr(source, "name", "the uploaded file"), io.BytesIO(data)
+            raise ImageError(f"{label} is empty (0 bytes)")
+        return label, io.BytesIO(data), _nothing
     raise ImageError(f"cannot load an image from a {type(source).__name__}")
 
 
-def check_megapixels(width: int, height: int, limit: float | None, *, name: str = "the image") -> None:
-    """Raise :class:`ImageError` if a ``width`` x ``height`` image is empty or over ``limit`` megapixels."""
-    if width <= 0 or height <= 0:
-        raise ImageError(f"{name} has no pixels ({width}x{height})")
-    megapixels = width * height / 1e6
-    if limit is not None and megapixels > limit:
-        raise ImageError(
-            f"{name} is {width}x{height} ({megapixels:.1f} megapixels), more than the limit of {limit:g} "
-            f"megapixels. Downscale it, or raise the limit with the environment variable {MAX_MEGAPIXELS_ENV}."
-        )
+def _nothing() -> None:
+    """Closing a stream we made in memory."""
+
+
+def _sniff(stream: BinaryIO) -> str | None:
+    """The format a file's first bytes announce (None if none we know); the stream is rewound."""
+    head = stream.read(16)
+    stream.seek(0)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((fmt for magic, fmt in _SIGNATURES if head.startswith(magic)), None)
+
+
+def _open_pillow(stream: BinaryIO, name: str, fmt: str | None, limit: float) -> Image.Image:
+    """``Image.open`` (the header only, nothing decoded), with Pillow's errors as ours."""
+    try:
+        return Image.open(stream)
+    except Image.DecompressionBombError as err:
+        raise _bomb_error(name, err, limit) from err
+    except UnidentifiedImageError as err:
+        if fmt:
+            raise _corrupt_error(name, fmt, "its header is damaged") from err
+        raise ImageError(f"{name} is not an image that can be read (supported: {SUPPORTED_FORMATS})") from err
+    except _DECODE_ERRORS as err:
+        if fmt:
+            raise _corrupt_error(name, fmt, err) from err
+        raise ImageError(f"{name} could not be read as an image: {err}") from err
+
+
+def _decode(im: Image.Image, name: str, fmt: str | None, limit: float) -> np.ndarray:
+    """Decode ``im`` (its first frame), stand it upright and convert it, with Pillow's errors as ours."""
+    try:
+        im.load()
+        return _pil_to_rgb(_upright(im), name)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as err:  # GIF frames are checked when they are decoded
+        raise _bomb_error(name, err, limit) from err
+    except _DECODE_ERRORS as err:
+        raise _corrupt_error(name, fmt or "image", err) from err
+
+
+def _corrupt_error(name: str, fmt: str, detail: object) -> ImageError:
+    return ImageError(
+        f"{name} is corrupt or truncated: it cannot be decoded as {fmt} ({detail}). Export or download it again."
+    )
+
+
+def _bomb_error(name: str, err: Image.DecompressionBombError, limit: float) -> ImageTooLargeError:
+    """Pillow refused a file before telling its size: only the pixel count is in its message."""
+    found = re.search(r"\((\d+) pixels\)", str(err))
+    pixels = int(found.group(1)) if found else 0
+    size = f"{pixels / 1e6:.1f} megapixels" if pixels else "far more pixels than the limit"
+    return ImageTooLargeError(
+        f"{name} declares {size} (a possible decompression bomb), too large: more than the limit of "
+        f"{limit:g} megapixels. Downscale it, or raise the limit with the environment variable "
+        f"{MAX_MEGAPIXELS_ENV}.",
+        name=name,
+        pixels=pixels,
+        limit=limit,
+    )
+
+
+def _pil_name(im: Image.Image) -> str:
+    filename = getattr(im, "filename", "")
+    return Path(filename).name if isinstance(filename, str) and filename else "the image"
 
 
 def _upright(im: Image.Image) -> Image.Image:
     """Apply the EXIF orientation; a malformed EXIF block leaves the image as stored (logged)."""
     try:
         return ImageOps.exif_transpose(im)
-    except (OSError, ValueError, KeyError, TypeError, SyntaxError) as err:
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError, struct.error) as err:
         log.warning("ignoring malformed EXIF orientation: %s", err)
         return im
 
 
-def _pil_to_rgb(im: Image.Image) -> np.ndarray:
+def _pil_to_rgb(im: Image.Image, name: str) -> np.ndarray:
     mode = im.mode
     if im.width == 0 or im.height == 0:
-        raise ImageError(f"the image has no pixels ({im.width}x{im.height})")
+        raise ImageError(f"{name} has no pixels ({im.width}x{im.height})")
     if mode == "RGB":
         return np.array(im, dtype=np.uint8)
     if mode.startswith("I;16") or mode in ("I", "F"):
@@ -252,7 +501,7 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
         arr = np.array(im)
         if mode == "I":
             arr = np.clip(arr, 0, 65535).astype(np.uint16)  # 16-bit data read by older Pillow versions
-        return to_rgb_uint8(arr)
+        return to_rgb_uint8(arr, name=name)
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
@@ -263,30 +512,31 @@ def _pil_to_rgb(im: Image.Image) -> np.ndarray:
         try:
             im = im.convert("RGB")  # CMYK, YCbCr, HSV, ...
         except ValueError as err:
-            raise ImageError(f"images in mode {mode} are not supported; save it as RGB") from err
-    return to_rgb_uint8(np.array(im))
+            raise ImageError(f"{name} is in mode {mode}, which is not supported; save it as RGB") from err
+    return to_rgb_uint8(np.array(im), name=name)
 
 
-def _to_unit_float(arr: np.ndarray) -> np.ndarray:
+def _to_unit_float(arr: np.ndarray, name: str) -> np.ndarray:
     """Non-uint8 pixel data as float32 in [0, 1] (uint16 by 1/65535, bool, floats as given)."""
     if arr.dtype == np.bool_:
         return arr.astype(np.float32)
     if np.issubdtype(arr.dtype, np.floating):
         values = arr.astype(np.float32)
         if not np.isfinite(values).all():
-            raise ImageError("the float image contains NaN or infinite values")
+            raise ImageError(f"{name} contains NaN or infinite values")
         lo, hi = float(values.min()), float(values.max())
         if lo < -_FLOAT_TOLERANCE or hi > 1 + _FLOAT_TOLERANCE:
             raise ImageError(
-                f"float images must hold values in [0, 1], this one spans [{lo:g}, {hi:g}] "
-                "(divide 0-255 data by 255 first)"
+                f"{name} holds floating-point values in [{lo:g}, {hi:g}], but float images must hold values "
+                "in [0, 1]: scale the data to [0, 1] (divide 0-255 data by 255) or save it as an 8- or "
+                "16-bit image"
             )
         return np.clip(values, 0.0, 1.0)
     if np.issubdtype(arr.dtype, np.integer):
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi > 65535:
-            raise ImageError(f"integer images must hold values in [0, 65535], this one spans [{lo}, {hi}]")
+            raise ImageError(f"{name} holds integer values in [{lo}, {hi}], but images must hold values in [0, 65535]")
         # uint16 (and wider integer types holding more than 8-bit data) span 0..65535.
         full = 65535.0 if arr.dtype == np.uint16 or hi > 255 else 255.0
         return arr.astype(np.float32) / full
-    raise ImageError(f"unsupported pixel type {arr.dtype}")
+    raise ImageError(f"{name} has an unsupported pixel type {arr.dtype}")

@@ -249,3 +249,73 @@ def test_fit_within() -> None:
     img = np.zeros((100, 300, 3), np.uint8)
     assert fit_within(img, 150).shape == (50, 150, 3)
     assert fit_within(img, 300) is img
+
+
+def test_the_size_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(images.MAX_MEGAPIXELS_ENV, "2.5")
+    assert images.resolve_max_megapixels() == images.resolve_max_megapixels(None) == 2.5  # the environment
+    assert images.resolve_max_megapixels(7) == 7.0  # an explicit limit wins
+    for bad in (0, -1, float("inf"), float("nan"), "3", True):
+        with pytest.raises(ValueError, match="max_megapixels must be a positive, finite number"):
+            images.resolve_max_megapixels(bad)  # type: ignore[arg-type]
+    images.check_megapixels(1000, 2500)  # None: the policy's 2.5 MP
+    with pytest.raises(images.ImageTooLargeError) as info:
+        images.check_megapixels(1000, 2501, name="scan.tif")
+    err = info.value
+    assert isinstance(err, ImageError) and (err.name, err.width, err.height, err.pixels, err.limit) == (
+        "scan.tif",
+        1000,
+        2501,
+        2_501_000,
+        2.5,
+    )
+    assert str(err).startswith("scan.tif is 1000x2501 (2.5 megapixels), too large: more than the limit of 2.5")
+
+
+def test_messages_name_the_input(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match=r"^in/holiday\.png is not an image"):
+        load_image(b"plain text", name="in/holiday.png")
+    with pytest.raises(ImageError, match=r"^snap\.jpg is empty"):
+        load_image(io.BytesIO(b""), name="snap.jpg")
+    named = io.BytesIO(b"plain text")
+    named.name = str(tmp_path / "upload.webp")
+    with pytest.raises(ImageError, match=r"^upload\.webp is not an image"):
+        load_image(named)
+    with pytest.raises(ImageError, match=r"^the image holds floating-point values in \[0, 200\]"):
+        load_image(np.linspace(0, 200, 12, dtype=np.float32).reshape(3, 4))
+    with pytest.raises(ImageError, match=f"^{tmp_path} is a folder, not an image file"):
+        load_image(tmp_path)
+    if Path("/dev/null").exists():
+        with pytest.raises(ImageError, match="is not a regular file"):
+            load_image("/dev/null")
+
+
+def test_pillow_warnings_are_logged_with_the_file_name(caplog: pytest.LogCaptureFixture) -> None:
+    data = _png_bytes(Image.fromarray(_gradient()), "TIFF")[:20]  # its first directory cut short
+    with pytest.raises(ImageError, match=r"scan\.tif is corrupt or truncated: it cannot be decoded as TIFF"):
+        load_image(data, name="scan.tif")
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]  # once, though seen twice
+    assert warning.startswith("scan.tif: Corrupt EXIF data")
+
+
+def test_save_png_is_atomic_and_can_refuse_to_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "a.png"
+    save_png(_gradient(), path)
+    assert Image.open(path).size == (32, 24)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()  # like any new file, not a private temp file
+    path.write_bytes(b"mine")
+    with pytest.raises(FileExistsError):
+        save_png(_gradient(), path, overwrite=False)
+    assert path.read_bytes() == b"mine"
+    save_png(_gradient(), path)  # overwrite=True (the default) replaces it
+    np.testing.assert_array_equal(load_image(path), _gradient())
+    assert save_png(_gradient(), tmp_path / "out" / "b.png", overwrite=False).is_file()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["a.png", "b.png"]  # no temporary files
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from restore.images import fit_within, to_rgb_uint8, to_tensor, to_uint8
+from restore.images import ImageSource, check_megapixels, fit_within, load_image, to_tensor, to_uint8
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.config import ModelConfig
 from restore.models.dfpir import routing_weights
@@ -243,7 +243,7 @@ class Restorer:
             return routing_weights(hot, "blend"), known
         if self.config.arch != "dfpir":
             return None, None
-        probs = self.analyze(img).probabilities
+        probs = self._analyze(img).probabilities
         return routing_weights(torch.tensor([list(probs.values())], device=self.device), routing), probs
 
     def _run(
@@ -270,22 +270,22 @@ class Restorer:
         return hasattr(self.model, "estimator")
 
     def haze_pass_weights(
-        self, img: np.ndarray | object, task: Sequence[str] | str | None = None
+        self, img: ImageSource, task: Sequence[str] | str | None = None, *, max_megapixels: float | None = None
     ) -> tuple[float, float]:
         """The weights of the haze pass that ``restore(img, refine=True)`` blends in at 1x, and of
         its carry within it (both 0..1, see :mod:`restore.refinements.haze`); ``task``: the known
-        types, as in :meth:`restore`."""
-        rgb = to_rgb_uint8(img)
+        types, as in :meth:`restore`; ``img`` and ``max_megapixels`` as there."""
+        rgb = load_image(img, max_megapixels=max_megapixels)
         if not self.has_estimator and task is None:
             return 0.0, 0.0
-        probs = self._routing(rgb, task, "blend")[1] or self.analyze(rgb).probabilities
+        probs = self._routing(rgb, task, "blend")[1] or self._analyze(rgb).probabilities
         return pass_weights(probs, float(image_noise_sigma(rgb).max()) * 255.0)
 
     # ----------------------------------------------------------------- public API
     @torch.inference_mode()
     def restore(
         self,
-        img: np.ndarray | object,
+        img: ImageSource,
         *,
         upscale: int = 1,
         strength: float = 1.0,
@@ -296,11 +296,14 @@ class Restorer:
         routing: str = "blend",
         refine: bool = True,
         report: dict[str, object] | None = None,
+        max_megapixels: float | None = None,
     ) -> np.ndarray:
         """Restore an image.
 
         Args:
-            img: ``HxWx3`` uint8 RGB numpy array or PIL image (RGBA, grayscale etc. are converted).
+            img: an image file's path (``str`` or ``os.PathLike``), a PIL image (its EXIF
+                orientation applied) or a numpy array; anything :func:`restore.images.load_image`
+                reads (RGBA, grayscale, 16-bit etc. are converted).
             upscale: 1, 2, 3 or 4: bicubic to ``upscale`` x the size, then restore.
             strength: 0..1, blend of the restored image with the (upscaled) input.
             tile: tile side in px (of the upscaled image); None picks one from the image size.
@@ -324,15 +327,28 @@ class Restorer:
                 it); when they ran, ``"noise_sigma"`` (the Wiener filter's luminance sigma, grey
                 levels) and ``"back_projection_weight"`` (its noise gate, 0..1); when the type
                 probabilities were needed, ``"probabilities"``.
+            max_megapixels: the size limit for the input and, when upscaling, for the result;
+                None means the policy's (``RESTORE_MAX_MEGAPIXELS``, else 40). A file's size is
+                read from its header before it is decoded.
 
         Returns:
             ``(H*upscale, W*upscale, 3)`` uint8 RGB.
+
+        Raises:
+            restore.ImageError: the input cannot be read (the message says why, naming the file)
+                or it, or the upscaled result, is over the limit
+                (:class:`restore.images.ImageTooLargeError`).
+            ValueError: a bad ``upscale``, ``strength``, ``tile``, ``task`` or ``max_megapixels``.
         """
-        rgb = to_rgb_uint8(img)
         if upscale not in (1, 2, 3, 4):
             raise ValueError(f"upscale must be 1, 2, 3 or 4, got {upscale}")
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
+        rgb = load_image(img, max_megapixels=max_megapixels)
+        if upscale > 1:
+            check_megapixels(
+                rgb.shape[1] * upscale, rgb.shape[0] * upscale, max_megapixels, name=f"the {upscale}x result"
+            )
         small = rgb
         if upscale > 1:
             h, w = rgb.shape[:2]
@@ -358,7 +374,7 @@ class Restorer:
                 # analyze() would run this very forward pass: reuse its estimate
                 probs = dict(zip(self.types, torch.sigmoid(logits[0]).float().cpu().tolist(), strict=True))
             if probs is None:
-                probs = self.analyze(rgb).probabilities
+                probs = self._analyze(rgb).probabilities
             weight, carry_weight = pass_weights(probs, float(sigma.max()) * 255.0)
             if report is not None:
                 report.update(haze_weight=weight, haze_carry_weight=carry_weight, probabilities=dict(probs))
@@ -461,13 +477,24 @@ class Restorer:
                     progress(done, total)
         return [s / max(n, 1) for s, n in totals or []], kept
 
-    @torch.inference_mode()
-    def analyze(self, img: np.ndarray | object) -> Analysis:
+    def analyze(self, img: ImageSource, *, max_megapixels: float | None = None) -> Analysis:
         """Degradation probabilities and NDR activations, from a global view of the image.
 
         The image is resized (area) so its longest side is at most :data:`ANALYZE_SIDE`.
+
+        Args:
+            img: a path, a PIL image or a numpy array, as for :meth:`restore`.
+            max_megapixels: the size limit, as for :meth:`restore`.
+
+        Raises:
+            restore.ImageError: the input cannot be read or is over the limit.
         """
-        rgb = fit_within(to_rgb_uint8(img), ANALYZE_SIDE)
+        return self._analyze(load_image(img, max_megapixels=max_megapixels))
+
+    @torch.inference_mode()
+    def _analyze(self, img: np.ndarray) -> Analysis:
+        """:meth:`analyze` of an ``HxWx3`` uint8 RGB array, with no size limit (the callers checked it)."""
+        rgb = fit_within(img, ANALYZE_SIDE)
         x = self._tensor(rgb)
         estimate = getattr(self.model, "estimate", None)
         aux = estimate(x) if estimate is not None else self.model(x)[1]
@@ -485,20 +512,30 @@ class Restorer:
 
     @torch.inference_mode()
     def redegrade(
-        self, clean: np.ndarray | object, degraded: np.ndarray | object, max_side: int = ANALYZE_SIDE * 2
+        self,
+        clean: ImageSource,
+        degraded: ImageSource,
+        max_side: int = ANALYZE_SIDE * 2,
+        *,
+        max_megapixels: float | None = None,
     ) -> np.ndarray:
         """NDR-Degrad: re-synthesise ``degraded``'s degradation on ``clean``.
 
         The degradation features are queried from ``degraded``; ``clean`` (e.g. the restored
-        image) is resized to match. Works at most ``max_side`` px on the longest side.
+        image) is resized to match. Works at most ``max_side`` px on the longest side. Both
+        images are read as in :meth:`restore` (paths, PIL images, arrays; ``max_megapixels``).
 
         Returns:
             uint8 RGB at the (possibly reduced) size of ``degraded``.
+
+        Raises:
+            restore.ImageError: an input cannot be read or is over the limit.
         """
         if self.degrad is None:
             raise NotImplementedError(f"model {self.name!r} has no NDR-Degrad network")
-        deg = fit_within(to_rgb_uint8(degraded), max_side)
-        cl = cv2.resize(to_rgb_uint8(clean), (deg.shape[1], deg.shape[0]), interpolation=cv2.INTER_AREA)
+        deg = fit_within(load_image(degraded, max_megapixels=max_megapixels), max_side)
+        clean_rgb = load_image(clean, max_megapixels=max_megapixels)
+        cl = cv2.resize(clean_rgb, (deg.shape[1], deg.shape[0]), interpolation=cv2.INTER_AREA)
         _, aux = self.model(self._tensor(deg))
         out = self.degrad(self._tensor(cl), aux["queries"])
         return to_uint8(out)
