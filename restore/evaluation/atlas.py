@@ -171,8 +171,9 @@ def source_crops(n: int, size: int, rng: np.random.Generator, photos: Sequence[P
 
 
 def random_params(name: str, rng: np.random.Generator) -> dict[str, float]:
-    """One degradation's parameters, uniform in their training ranges (low-res factor from {2, 3, 4})."""
-    params = {p.name: float(rng.uniform(*p.train)) for p in DEGRADATIONS[name].params}
+    """One degradation's parameters, uniform in their training ranges (low-res factor from {2, 3, 4});
+    the family parameters (``kind``, ...) keep their defaults: generator 0, as the atlas always had."""
+    params = {p.name: float(rng.uniform(*p.train)) for p in DEGRADATIONS[name].params if not p.family}
     if name == "lowres":
         params["scale"] = float(rng.integers(2, 5))
     return params

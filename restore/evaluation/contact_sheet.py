@@ -4,10 +4,14 @@ Usage::
 
     python -m restore.evaluation.contact_sheet                       # -> assets/contact_sheet.jpg
     python -m restore.evaluation.contact_sheet --image my.png --out sheet.jpg --size 192 --seed 3
+    python -m restore.evaluation.contact_sheet --families            # -> assets/contact_sheet_families.jpg
 
 The sheet is a grid of labelled cells. Rows 1-3 hold two types each as (mild, strong) pairs,
 the last row the clean crop and the mixtures. Every cell names its parameters explicitly, so
-the sheet documents what the sliders and the training sampler mean.
+the sheet documents what the sliders and the training sampler mean. With ``--families`` the
+sheet has one row per type and one cell per generator of its family
+(:mod:`restore.synthesis.families`), each at the parameters of
+:func:`restore.synthesis.families.example`.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from restore.images import to_tensor, to_uint8
 from restore.resources import examples_dir
+from restore.synthesis import families
 from restore.synthesis.registry import degrade
 
 DEFAULT_IMAGE = examples_dir() / "mountains.jpg"
 DEFAULT_OUT = Path("assets") / "contact_sheet.jpg"  # relative to the working directory: run from the clone
+FAMILIES_OUT = Path("assets") / "contact_sheet_families.jpg"
 
 Spec = Mapping[str, Mapping[str, float]]
 
@@ -57,6 +63,29 @@ CELLS: tuple[Cell, ...] = (
     Cell("haze + noise", {"haze": {"beta": 1.5, "airlight": 0.85}, "noise": {"sigma": 25}}),
     Cell("rain + haze", {"rain": {"density": 0.5, "length": 20, "angle": 10}, "haze": {"beta": 1.2}}),
 )
+
+
+def family_cells() -> tuple[tuple[Cell, ...], ...]:
+    """One row per type, one cell per generator of its family; each spec names only the
+    parameters that generator reads, plus ``kind``."""
+    rows = []
+    for name, members in families.FAMILIES.items():
+        row = []
+        for k, v in enumerate(members):
+            ex = families.example(name, k)
+            spec = {name: {**{p: ex[p] for p in v.uses}, "kind": k}}
+            row.append(Cell(f"{name} {k}: {v.label}", spec))
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
+#: Cells after a family's generators: the options every low-resolution generator takes.
+OPTION_CELLS: dict[str, tuple[Cell, ...]] = {
+    "lowres": (
+        Cell("lowres 0 + pre-blur", {"lowres": {"scale": 4, "preblur": 1.5, "kind": 0}}),
+        Cell("lowres 0 + JPEG", {"lowres": {"scale": 4, "quality": 30, "kind": 0}}),
+    ),
+}
 
 PAD = 8  # px between cells and around the sheet
 CAPTION = 50  # px of caption under each cell: a title and up to two lines of parameters
@@ -115,25 +144,41 @@ def default_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def contact_sheet(img: np.ndarray, *, cells: Sequence[Cell] = CELLS, columns: int = 4, seed: int = 0) -> Image.Image:
-    """Degrade ``img`` (``HxWx3`` uint8 RGB, square) once per cell and lay the results out.
-
-    Every cell uses the same ``seed``, so cells differ only by their parameters.
-    """
+def _grid(img: np.ndarray, placed: Sequence[tuple[int, int, Cell]], shape: tuple[int, int], seed: int) -> Image.Image:
+    """Draw each ``(row, column, cell)`` of ``placed`` on a white sheet of pixel size ``shape``."""
     size = img.shape[0]
     x = to_tensor(img)
-    sheet = Image.new("RGB", grid_shape(len(cells), size, columns), "white")
+    sheet = Image.new("RGB", shape, "white")
     draw = ImageDraw.Draw(sheet)
     title_font, text_font = default_font(14), default_font(11)
-    for i, cell in enumerate(cells):
+    for row, col, cell in placed:
         out = to_uint8(degrade(x, cell.spec, seed=seed).image) if cell.spec else img
-        left = PAD + (i % columns) * (size + PAD)
-        top = PAD + (i // columns) * (size + CAPTION + PAD)
+        left = PAD + col * (size + PAD)
+        top = PAD + row * (size + CAPTION + PAD)
         sheet.paste(Image.fromarray(out), (left, top))
         draw.text((left, top + size + 3), cell.title, fill="black", font=title_font)
         for j, line in enumerate(wrap(describe(cell.spec), draw, text_font, size)[:2]):
             draw.text((left, top + size + 21 + 13 * j), line, fill=(70, 70, 70), font=text_font)
     return sheet
+
+
+def contact_sheet(img: np.ndarray, *, cells: Sequence[Cell] = CELLS, columns: int = 4, seed: int = 0) -> Image.Image:
+    """Degrade ``img`` (``HxWx3`` uint8 RGB, square) once per cell and lay the results out.
+
+    Every cell uses the same ``seed``, so cells differ only by their parameters.
+    """
+    placed = [(i // columns, i % columns, cell) for i, cell in enumerate(cells)]
+    return _grid(img, placed, grid_shape(len(cells), img.shape[0], columns), seed)
+
+
+def families_sheet(img: np.ndarray, *, seed: int = 0) -> Image.Image:
+    """The generator sheet: row ``r`` holds the generators of the ``r``-th family of
+    :func:`family_cells`, left to right in ``kind`` order, then the family's
+    :data:`OPTION_CELLS`; all degrade ``img`` with ``seed``."""
+    rows = [row + OPTION_CELLS.get(name, ()) for row, name in zip(family_cells(), families.FAMILIES, strict=True)]
+    columns = max(len(r) for r in rows)
+    placed = [(r, c, cell) for r, row in enumerate(rows) for c, cell in enumerate(row)]
+    return _grid(img, placed, grid_shape(len(rows) * columns, img.shape[0], columns), seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,11 +188,14 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE, help="the clean photo")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output JPEG")
-    parser.add_argument("--size", type=int, default=240, help="side of each cell (px)")
-    parser.add_argument("--columns", type=int, default=4)
+    parser.add_argument("--out", type=Path, help=f"output JPEG (default {DEFAULT_OUT}, or {FAMILIES_OUT})")
+    parser.add_argument("--size", type=int, help="side of each cell (px; default 240, or 176 with --families)")
+    parser.add_argument("--columns", type=int, default=4, help="columns of the standard sheet")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--families", action="store_true", help="one cell per generator of every type")
     args = parser.parse_args(argv)
+    args.out = args.out or (FAMILIES_OUT if args.families else DEFAULT_OUT)
+    args.size = args.size or (176 if args.families else 240)
     if args.size < 16:
         parser.error("--size must be at least 16")
     try:
@@ -155,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    sheet = contact_sheet(img, columns=args.columns, seed=args.seed)
+    if args.families:
+        sheet = families_sheet(img, seed=args.seed)
+    else:
+        sheet = contact_sheet(img, columns=args.columns, seed=args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out, "JPEG", quality=90, optimize=True)
+    sheet.save(args.out, "JPEG", quality=90 if not args.families else 85, optimize=True)
     print(f"wrote {args.out} ({sheet.width}x{sheet.height}, {args.out.stat().st_size / 1e3:.0f} KB)")
     return 0
 

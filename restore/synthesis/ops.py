@@ -81,12 +81,17 @@ def noise(x: Tensor, generator: torch.Generator, *, sigma: ParamValue = 25.0, si
 # --------------------------------------------------------------------------- rain
 
 
-def _line_kernels(length: Tensor, angle_deg: Tensor, width: Tensor, size: int) -> Tensor:
-    """Anti-aliased line kernels ``(B, size, size)``, each normalised to sum to 1."""
+def line_kernels(length: Tensor, angle_deg: Tensor, width: Tensor, size: int) -> Tensor:
+    """Anti-aliased line kernels ``(B, size, size)``, each normalised to sum to 1.
+
+    Args:
+        length, angle_deg, width: ``(B,)`` line length (px), angle from vertical (degrees; positive
+            leans the top to the right) and Gaussian cross-section width (px, at least 0.3).
+        size: odd kernel side.
+    """
     r = torch.arange(size, device=length.device, dtype=length.dtype) - size // 2
     yy, xx = torch.meshgrid(r, r, indexing="ij")
     a = torch.deg2rad(angle_deg).view(-1, 1, 1)
-    # Angle 0 is vertical; positive angles lean the top to the right.
     along = xx * torch.sin(a) - yy * torch.cos(a)
     across = xx * torch.cos(a) + yy * torch.sin(a)
     half = (length / 2).view(-1, 1, 1)
@@ -94,7 +99,39 @@ def _line_kernels(length: Tensor, angle_deg: Tensor, width: Tensor, size: int) -
     body = torch.sigmoid((half - along.abs()) * 2.0)
     profile = torch.exp(-0.5 * (across / w) ** 2)
     k = body * profile
-    return k / k.sum(dim=(-1, -2), keepdim=True).clamp(min=1e-8)
+    k = k / k.sum(dim=(-1, -2), keepdim=True).clamp(min=1e-8)
+    # Far from the line the Gaussian profile underflows into subnormal numbers, which make CPU
+    # convolutions several times slower and add nothing a float can hold: make them exact zeros.
+    return torch.where(k >= torch.finfo(k.dtype).tiny, k, torch.zeros_like(k))
+
+
+def streak_layer(
+    x: Tensor, generator: torch.Generator, *, density: Tensor, length: Tensor, angle: Tensor, width: Tensor
+) -> Tensor:
+    """One layer of rain streaks ``(B, 1, H, W)`` in ``[0, 1)``, the shape of ``x``'s batch.
+
+    Random drops (``density`` in 0-1 scales how many) are smeared along ``angle`` degrees from
+    vertical into streaks ``length`` px long and ``width`` px wide; overlapping streaks saturate
+    softly. All parameters are ``(B,)`` tensors.
+    """
+    b, _, h, w = x.shape
+    # Drop probability per pixel, divided by the streak footprint so the share of the frame
+    # covered by rain depends on the density, not on how long or wide the streaks are.
+    p = (density * 0.4 / (length * width.clamp(min=0.5))).view(-1, 1, 1, 1)
+    drops = (_rand((b, 1, h, w), generator, x) < p).to(x.dtype)
+    drops = drops * (0.5 + 0.5 * _rand((b, 1, h, w), generator, x))
+    size = int(2 * math.ceil(float(length.max()) / 2) + 3) | 1
+    kernels = line_kernels(length, angle, width, size)
+    streaks = _conv_per_sample(drops, kernels)
+    # A streak of unit drop spreads over ~length*width pixels; rescale so its peak is ~1.
+    streaks = streaks * (length * width.clamp(min=0.5) * 1.2).view(-1, 1, 1, 1)
+    # Overlapping streaks saturate softly (like stacked translucent layers), never into flat bands.
+    return 1 - torch.exp(-streaks)
+
+
+def screen(x: Tensor, layer: Tensor) -> Tensor:
+    """Screen-blend a light ``layer`` (broadcastable to ``x``, in ``[0, 1]``) onto ``x``: added like light."""
+    return (x + layer - x * layer).clamp(0, 1)
 
 
 def rain(
@@ -113,25 +150,14 @@ def rain(
     degrees from vertical (each image jitters it by a few degrees) into streaks ``length`` px
     long and ``width`` px wide, then screen-blended with peak ``brightness``.
     """
-    b, _, h, w = x.shape
+    b = x.shape[0]
     dens = as_batch(density, x)
     length_t = as_batch(length, x).clamp(min=1.0)
     angle_t = as_batch(angle, x) + (_rand((b,), generator, x) - 0.5) * 6.0
     width_t = as_batch(width, x)
     bright = as_batch(brightness, x).view(-1, 1, 1, 1)
-    # Drop probability per pixel, divided by the streak footprint so the share of the frame
-    # covered by rain depends on the density, not on how long or wide the streaks are.
-    p = (dens * 0.4 / (length_t * width_t.clamp(min=0.5))).view(-1, 1, 1, 1)
-    drops = (_rand((b, 1, h, w), generator, x) < p).to(x.dtype)
-    drops = drops * (0.5 + 0.5 * _rand((b, 1, h, w), generator, x))
-    size = int(2 * math.ceil(float(length_t.max()) / 2) + 3) | 1
-    kernels = _line_kernels(length_t, angle_t, width_t, size)
-    streaks = _conv_per_sample(drops, kernels)
-    # A streak of unit drop spreads over ~length*width pixels; rescale so its peak is ~1.
-    streaks = streaks * (length_t * width_t.clamp(min=0.5) * 1.2).view(-1, 1, 1, 1)
-    # Overlapping streaks saturate softly (like stacked translucent layers), never into flat bands.
-    streaks = ((1 - torch.exp(-streaks)) * bright).expand_as(x)
-    return (x + streaks - x * streaks).clamp(0, 1)
+    streaks = streak_layer(x, generator, density=dens, length=length_t, angle=angle_t, width=width_t)
+    return screen(x, (streaks * bright).expand_as(x))
 
 
 # --------------------------------------------------------------------------- haze
@@ -283,7 +309,13 @@ def lowlight(
     """
     g_ = as_batch(gain, x).view(-1, 1, 1, 1)
     gm = as_batch(gamma, x).view(-1, 1, 1, 1)
-    s = as_batch(noise, x).view(-1, 1, 1, 1) / 255.0
     dark = g_ * x.clamp(min=0) ** gm
+    return dim_noise(dark, generator, as_batch(noise, x))
+
+
+def dim_noise(dark: Tensor, generator: torch.Generator, sigma: Tensor) -> Tensor:
+    """Sensor noise of a dim exposure: read noise ``sigma`` ``(B,)`` (0-255 scale) plus a shot part
+    whose variance grows with the signal (``0.5 * sigma / 255`` per unit of brightness); clipped."""
+    s = sigma.view(-1, 1, 1, 1) / 255.0
     std = torch.sqrt(s**2 + (s * 0.5) * dark)
-    return (dark + std * _randn(tuple(x.shape), generator, x)).clamp(0, 1)
+    return (dark + std * _randn(tuple(dark.shape), generator, dark)).clamp(0, 1)

@@ -8,6 +8,11 @@ severity measure, and applies mixtures (:func:`degrade`) and training draws (:fu
 Parameters may be Python floats (one value for the whole batch) or ``(B,)`` tensors (one value
 per sample, as in training).
 
+Every standard type has a family of generators (:mod:`restore.synthesis.families`): the
+integer parameter ``kind`` picks one (0, the default, is the original operator, so specs
+without ``kind`` give exactly the images they always gave), and ``sample(..., families=True)``
+draws the generator per sample, optionally holding some out (``exclude``).
+
 Mixtures are applied in a fixed physical order (:data:`ORDER`): the scene is hazed first (haze
 is part of what the camera looks at), rain streaks fall between the scene and the lens, camera
 shake then blurs everything including the rain, the sensor samples it (low resolution), a dim
@@ -24,17 +29,8 @@ import torch
 from torch import Tensor
 
 from restore.images import to_tensor, to_uint8
-from restore.synthesis.ops import (
-    ParamValue,
-    as_batch,
-    blur,
-    haze,
-    lowlight,
-    lowres,
-    motion_kernels,
-    noise,
-    rain,
-)
+from restore.synthesis import families as _families
+from restore.synthesis.ops import ParamValue, as_batch, blur
 from restore.types import DEGRADATION_TYPES
 
 #: The physical order of the six standard types in a mixture (see the module docstring).
@@ -52,6 +48,10 @@ class Param:
         step: slider step.
         train: the range the training sampler draws from (a sub-range of ``low..high``).
         label: a short human label.
+        family: a parameter of the generator families (``kind``, and options only some generators
+            read): the default sampler, :func:`random_spec` and older callers leave it at its
+            default, so their draws are what they were before families existed; only
+            ``sample(..., families=True)`` draws it (from :data:`restore.synthesis.families.WIDE`).
     """
 
     name: str
@@ -61,6 +61,7 @@ class Param:
     step: float
     train: tuple[float, float]
     label: str
+    family: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class Degraded:
         image: ``(B, 3, H, W)`` float in ``[0, 1]``.
         labels: ``(B, T)`` float multi-hot over :attr:`types`.
         severity: ``(B, T)`` float in ``[0, 1]`` (0 where a type is absent).
-        params: per type, the parameters used (each a ``(B,)`` tensor).
+        params: per type, the parameters used (each a ``(B,)`` tensor); ``kind`` is the index of
+            the generator each sample used (:func:`generator_names`).
         extras: side information, e.g. ``"blur_kernel"``: ``(B, K, K)`` kernels.
         types: the types the label and severity columns stand for.
     """
@@ -115,67 +117,94 @@ def _norm(v: Tensor, lo: float, hi: float) -> Tensor:
     return ((v - lo) / (hi - lo)).clamp(0, 1)
 
 
+def _family_fn(name: str) -> Callable[..., Tensor]:
+    """The registered function of a standard type: its family's generator ``kind`` (default 0)."""
+
+    def fn(x: Tensor, generator: torch.Generator, **params: ParamValue) -> Tensor:
+        return _families.apply(name, x, generator, params)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Type {name!r}: ``kind`` picks the generator ({', '.join(_families.names(name))})."
+    return fn
+
+
+def _kind(name: str) -> Param:
+    n = len(_families.FAMILIES[name]) - 1
+    return Param("kind", 0, n, 0, 1, (0, n), _families.kind_label(name), family=True)
+
+
 DEGRADATIONS: dict[str, Degradation] = {
     "noise": Degradation(
         "noise",
-        noise,
+        _family_fn("noise"),
         (
             Param("sigma", 0, 60, 25, 1, (5, 55), "Noise sigma (0-255)"),
             Param("signal", 0, 0.02, 0, 0.001, (0, 0.01), "Signal-dependent part"),
+            _kind("noise"),
+            Param("quality", 10, 100, 50, 1, (10, 100), "JPEG quality (JPEG generator only)", family=True),
         ),
         lambda p: _norm(p["sigma"], 0, 60),
-        "Gaussian sensor noise (optionally Poisson-Gaussian).",
+        "Sensor noise: Gaussian, 8-bit, unclipped, Poisson-Gaussian, per-channel, correlated or JPEG'd.",
     ),
     "rain": Degradation(
         "rain",
-        rain,
+        _family_fn("rain"),
         (
             Param("density", 0, 1, 0.5, 0.05, (0.2, 1.0), "Density"),
             Param("length", 4, 40, 20, 1, (8, 36), "Streak length (px)"),
             Param("angle", -30, 30, 8, 1, (-20, 20), "Angle from vertical (deg)"),
             Param("width", 0.5, 2.5, 1.0, 0.1, (0.6, 1.6), "Streak width (px)"),
             Param("brightness", 0, 1, 0.8, 0.05, (0.5, 0.95), "Brightness"),
+            _kind("rain"),
         ),
         lambda p: _norm(p["density"] * p["brightness"], 0, 1),
-        "Rain streaks, blended like light.",
+        "Rain streaks blended like light: plain, thin, heavy, layered or with a veil.",
     ),
     "haze": Degradation(
         "haze",
-        haze,
+        _family_fn("haze"),
         (
             Param("beta", 0, 3, 1.5, 0.1, (0.6, 2.6), "Haze density (beta)"),
             Param("airlight", 0.6, 1.0, 0.85, 0.01, (0.7, 1.0), "Airlight"),
+            _kind("haze"),
         ),
         lambda p: _norm(p["beta"], 0, 3),
-        "Atmospheric scattering with a synthetic depth map.",
+        "Atmospheric scattering: several depth models, light, tinted or uneven haze.",
     ),
     "blur": Degradation(
         "blur",
-        blur,
+        _family_fn("blur"),
         (
-            Param("length", 0, 31, 15, 1, (5, 25), "Shake length (px)"),
-            Param("shake", 0, 1, 0.5, 0.05, (0.0, 1.0), "Trajectory wander"),
+            Param("length", 0, 31, 15, 1, (5, 25), "Blur length / kernel size (px)"),
+            Param("shake", 0, 1, 0.5, 0.05, (0.0, 1.0), "Trajectory wander (camera shake only)"),
+            _kind("blur"),
         ),
         lambda p: _norm(p["length"], 0, 31),
-        "Camera-shake blur along a random trajectory.",
+        "Blur: camera shake, linear motion, defocus disc or Gaussian.",
     ),
     "lowres": Degradation(
         "lowres",
-        lowres,
-        (Param("scale", 1, 4, 2, 1, (2, 4), "Downscale factor"),),
+        _family_fn("lowres"),
+        (
+            Param("scale", 1, 4, 2, 1, (2, 4), "Downscale factor"),
+            _kind("lowres"),
+            Param("preblur", 0, 3, 0, 0.1, (0, 3), "Pre-blur sigma (px, 0 = none)", family=True),
+            Param("quality", 10, 100, 100, 1, (10, 100), "JPEG quality of the small image (100 = none)", family=True),
+        ),
         lambda p: _norm(p["scale"], 1, 4),
-        "Bicubic down by 2-4 and back up.",
+        "Down by up to 4 (bicubic, area, bilinear, Lanczos, nearest) and bicubic back up.",
     ),
     "lowlight": Degradation(
         "lowlight",
-        lowlight,
+        _family_fn("lowlight"),
         (
             Param("gain", 0.05, 1, 0.25, 0.01, (0.08, 0.45), "Exposure gain"),
             Param("gamma", 1, 3, 1.6, 0.05, (1.0, 2.2), "Gamma"),
             Param("noise", 0, 20, 6, 0.5, (1, 12), "Sensor noise sigma"),
+            _kind("lowlight"),
         ),
         lambda p: 1 - _norm(p["gain"], 0.05, 1),
-        "A dim exposure with sensor noise.",
+        "A dim exposure with sensor noise: gain and gamma, gamma, linear, linear-light, colour cast.",
     ),
 }
 
@@ -229,6 +258,8 @@ def validate_spec(spec: Mapping[str, Mapping[str, ParamValue]]) -> dict[str, dic
             p = d.param(key)
             if not isinstance(value, Tensor) and not (p.low <= float(value) <= p.high):
                 raise ValueError(f"{name}.{key}={value} is outside its range [{p.low}, {p.high}]")
+            if key == "kind" and not isinstance(value, Tensor) and float(value) != round(float(value)):
+                raise ValueError(f"{name}.kind={value} must be a whole number (a generator index)")
             full[key] = value
         out[name] = full
     return out
@@ -273,7 +304,7 @@ def degrade(
         d = DEGRADATIONS[name]
         p = {k: as_batch(v, y) for k, v in spec[name].items()}
         if name == "blur":
-            extras["blur_kernel"] = motion_kernels(p["length"], generator, batch=b, device=y.device, shake=p["shake"])
+            extras["blur_kernel"] = _families.blur_kernels(p, generator, batch=b, device=y.device)
             y = blur(y, generator, length=p["length"], kernel=extras["blur_kernel"])
         else:
             y = d.fn(y, generator, **p)
@@ -286,12 +317,14 @@ def degrade(
 
 
 def random_spec(
-    generator: torch.Generator, *, max_types: int = 3, p_mixture: float = 0.3
+    generator: torch.Generator, *, max_types: int = 3, p_mixture: float = 0.3, families: bool = False
 ) -> dict[str, dict[str, float]]:
     """Draw one random mixture spec (for "surprise me" buttons and tests).
 
     A single type with probability ``1 - p_mixture``, else 2..``max_types`` types; parameters
-    uniform in each parameter's training range.
+    uniform in each parameter's training range. Family parameters (``kind`` and the options of
+    some generators) stay at their defaults, unless ``families``: then they and the rest are
+    drawn as ``sample(..., families=True)`` draws them.
     """
     u = torch.rand((), generator=generator).item()
     n = 1 if u >= p_mixture or max_types < 2 else int(torch.randint(2, max_types + 1, (), generator=generator))
@@ -300,7 +333,17 @@ def random_spec(
     for i in sorted(order):
         d = DEGRADATIONS[DEGRADATION_TYPES[i]]
         values = {}
+        if families and d.name in _families.FAMILIES:
+            drawn = _families.draw(d.name, 1, generator, defaults=d.defaults())
+            for p in d.params:
+                v = float(drawn[p.name][0])
+                values[p.name] = round(v) if p.step >= 1 else round(v, 4)
+            spec[d.name] = values
+            continue
         for p in d.params:
+            if p.family:
+                values[p.name] = p.default
+                continue
             lo, hi = p.train
             v = lo + (hi - lo) * torch.rand((), generator=generator).item()
             values[p.name] = round(v) if p.step >= 1 else round(v, 4)
@@ -345,13 +388,21 @@ def sample(
     p_clean: float = 0.02,
     type_weights: Mapping[str, float] | None = None,
     types: Sequence[str] = DEGRADATION_TYPES,
+    families: bool = False,
+    exclude: Mapping[str, Sequence[str]] | None = None,
 ) -> Degraded:
     """Degrade a training batch with random types and severities, one draw per sample.
 
     The mix: with probability ``p_clean`` a sample stays clean (the network must leave clean
     photos alone), with ``p_mixture`` it gets one of :data:`TRAIN_MIXTURES` (uniformly), and
     otherwise exactly one type, the six balanced. Parameters are uniform in each parameter's
-    training range, except the low-resolution factor, drawn from {2, 3, 4}.
+    training range, except the low-resolution factor, drawn from {2, 3, 4}; every sample uses
+    generator 0 of its types (the draws are exactly those from before the families existed).
+
+    With ``families``, each sample of a standard type draws its generator uniformly from the
+    type's family (:mod:`restore.synthesis.families`) and its parameters from the family's wide
+    ranges (the low-resolution factor continuously in 1.5-4); ``Degraded.params[type]["kind"]``
+    records the generator of each sample.
 
     Args:
         x: ``(B, 3, H, W)`` clean patches in ``[0, 1]`` on the training device.
@@ -360,7 +411,16 @@ def sample(
             often as each unnamed type, which keeps weight 1); None or empty: balanced.
         types: the types to draw from, in the order of the labels (the model's
             ``ModelConfig.types``); mixtures with a type outside them are not drawn.
+        families: draw the generators and wide parameter ranges (see above).
+        exclude: generators held out of the families, ``{type: (name, ...)}`` (names from
+            :func:`generator_names`), e.g. ``{"blur": ("defocus",)}``; needs ``families``.
+
+    Raises:
+        ValueError: unregistered types, bad ``type_weights`` or ``exclude``.
     """
+    held = _families.check_exclude(exclude or {})
+    if held and not families:
+        raise ValueError("exclude holds generators out of the families: it needs families=True")
     unknown = [t for t in types if t not in DEGRADATIONS]
     if unknown:
         raise ValueError(f"types {unknown} are not registered; registered: {', '.join(DEGRADATIONS)}")
@@ -400,16 +460,30 @@ def sample(
             continue
         d = DEGRADATIONS[name]
         sub = y[idx]
-        p = {}
-        for prm in d.params:
-            lo, hi = prm.train
-            p[prm.name] = lo + (hi - lo) * torch.rand(idx.numel(), generator=generator, device=dev)
-        if name == "lowres":
-            p["scale"] = torch.randint(2, 5, (idx.numel(),), generator=generator, device=dev).float()
+        if families and name in _families.FAMILIES:
+            p = _families.draw(
+                name, idx.numel(), generator, defaults=d.defaults(), device=dev, exclude=held.get(name, ())
+            )
+        else:
+            p = {}
+            for prm in d.params:
+                if prm.family:  # generator 0 and its defaults, drawing nothing
+                    p[prm.name] = torch.full((idx.numel(),), float(prm.default), device=dev)
+                    continue
+                lo, hi = prm.train
+                p[prm.name] = lo + (hi - lo) * torch.rand(idx.numel(), generator=generator, device=dev)
+            if name == "lowres":
+                p["scale"] = torch.randint(2, 5, (idx.numel(),), generator=generator, device=dev).float()
         y[idx] = d.fn(sub, generator, **p)
         severity[idx, i] = d.severity(p).to(severity.dtype)
         params[name] = p
     return Degraded(y, labels, severity, params, types=types)
+
+
+def generator_names(name: str) -> tuple[str, ...]:
+    """The generators of type ``name``, in the order of its ``kind`` parameter (one, ``"default"``,
+    for a type registered without a family)."""
+    return _families.names(name) if name in _families.FAMILIES else ("default",)
 
 
 def degrade_image(img: np.ndarray, spec: Mapping[str, Mapping[str, ParamValue]], *, seed: int = 0) -> np.ndarray:

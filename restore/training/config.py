@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from restore.models.config import ModelConfig, preset, replace_checked
+from restore.synthesis.families import check_exclude
 from restore.synthesis.registry import check_type_weights
 
 LOSSES = ("l1", "l2", "psnr")
@@ -45,6 +46,13 @@ class TrainConfig:
             dark or bright scene's own brightness (0: off, the shipped runs up to run 9).
         type_weights: relative odds of the single types (YAML: a mapping such as ``{haze: 3}``;
             unnamed types keep 1), to spend a fine-tune on the weakest type; empty: balanced.
+        families: draw each sample's generator from its type's family, with wide parameter
+            ranges (``sample(..., families=True)``, see ``restore.synthesis.families``), so the
+            network learns the degradation rather than one synthesis of it; False: generator 0
+            of every type, the draws of the runs before families existed.
+        exclude_generators: generators held out of the families, for leave-one-generator-out
+            experiments (YAML: a mapping such as ``{blur: [defocus]}``; names from
+            ``restore.synthesis.registry.generator_names``); needs ``families``.
         predicted_label_fraction: DFPIR: share of samples routed by the estimator's prediction
             instead of the true label, so the network tolerates estimator mistakes.
         ema: decay of an exponential moving average of the restoration network's weights (0 = off,
@@ -83,6 +91,8 @@ class TrainConfig:
     p_mixture: float = 0.25
     p_clean: float = 0.02
     type_weights: tuple[tuple[str, float], ...] = ()
+    families: bool = False
+    exclude_generators: tuple[tuple[str, tuple[str, ...]], ...] = ()
     scene_tone: float = 0.0
     predicted_label_fraction: float = 0.2
     ema: float = 0.0
@@ -106,6 +116,10 @@ class TrainConfig:
             raise ValueError(f"val_grid={self.val_grid} must be at least 1")
         if self.type_weights:
             check_type_weights(dict(self.type_weights))
+        if self.exclude_generators:
+            check_exclude(dict(self.exclude_generators))
+            if not self.families:
+                raise ValueError("exclude_generators holds generators out of the families: set families: true")
 
 
 def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
@@ -119,6 +133,10 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
     for key in ("model_overrides", "type_weights"):
         if isinstance(data.get(key), dict):
             data[key] = tuple(sorted(data[key].items()))
+    held = data.get("exclude_generators")
+    if held:  # a YAML mapping, or the pairs of a checkpoint's JSON: {type: [name, ...]}
+        pairs = held.items() if isinstance(held, dict) else held
+        data["exclude_generators"] = tuple(sorted((str(t), (n,) if isinstance(n, str) else tuple(n)) for t, n in pairs))
     return replace_checked(TrainConfig(), data)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -41,14 +42,26 @@ def collect(
     batch: int,
     p_mixture: float,
     p_clean: float = 0.05,
+    *,
+    families: bool = False,
+    exclude: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Estimator inputs ``(n, F)`` and multi-hot labels ``(n, T)`` over the model's types of freshly synthesised samples
-    (a share ``p_clean`` of them left clean, labelled with no type)."""
+    (a share ``p_clean`` of them left clean, labelled with no type; ``families`` and ``exclude``
+    as in ``restore.synthesis.registry.sample``, normally the run's own settings)."""
     model.eval()
     feats, labels = [], []
     while sum(len(f) for f in feats) < n:
         clean = sampler(batch)
-        d = sample(clean, generator, p_mixture=p_mixture, p_clean=p_clean, types=model.cfg.types)
+        d = sample(
+            clean,
+            generator,
+            p_mixture=p_mixture,
+            p_clean=p_clean,
+            types=model.cfg.types,
+            families=families,
+            exclude=exclude,
+        )
         _, aux = model(d.image)
         feats.append(aux["estimator_input"].float().cpu())
         labels.append(d.labels.float().cpu())
@@ -122,7 +135,17 @@ def refit(
     load_except_stale_estimator(model, ckpt[key])
     g = torch.Generator().manual_seed(seed)
     sampler = PatchSampler(list_photos(data, "train"), max(tcfg.patch, patch), torch.device("cpu"), g)
-    x, y = collect(model, sampler, g, samples, batch, tcfg.p_mixture, p_clean)
+    x, y = collect(
+        model,
+        sampler,
+        g,
+        samples,
+        batch,
+        tcfg.p_mixture,
+        p_clean,
+        families=tcfg.families,
+        exclude=dict(tcfg.exclude_generators),
+    )
     scores = fit_head(model.estimator.net, x, y, seed=seed)
     scores["p_clean"] = p_clean
     scores["seed"] = seed

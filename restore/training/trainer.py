@@ -294,6 +294,8 @@ class Trainer:
             p_clean=cfg.p_clean,
             type_weights=dict(cfg.type_weights),
             types=self.mcfg.types,
+            families=cfg.families,
+            exclude=dict(cfg.exclude_generators),
         )
         deg, labels = d.image, d.labels
         cuda = self.device.type == "cuda"
