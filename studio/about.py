@@ -12,7 +12,7 @@ from pathlib import Path
 
 from restore.data.photo_files import MANIFEST_PATH as MANIFEST
 from restore.images import max_megapixels
-from studio.common import APP_DIR
+from studio.common import APP_DIR, max_upload_mb
 
 MODEL_CARD = APP_DIR / "docs" / "MODEL_CARD.md"
 #: The card's copy of the training-photo table, replaced by one built from the manifest.
@@ -54,6 +54,7 @@ def model_card(models: Sequence[str], *, playground_side: int = 768) -> str:
     header = _HEADER.format(
         models=", ".join(f"`{m}`" for m in models) or "none yet (no weights shipped)",
         limit=max_megapixels(),
+        upload=max_upload_mb(),
         side=playground_side,
     )
     return "\n\n".join((header, for_the_app(card), _API))
@@ -63,7 +64,10 @@ def for_the_app(markdown: str) -> str:
     """``markdown`` with repository images and links turned into their paths, which the app cannot
     serve (web links stay links; links within the page become plain text)."""
     markdown = LOCAL_IMAGE.sub(lambda m: f"*{m[1]}* (`{m[2]}`)", markdown)
-    return LOCAL_LINK.sub(lambda m: m[1] if m[2].startswith("#") else f"{m[1]} (`{m[2]}`)", markdown)
+    # a link within the page, or one whose text already is its path, keeps just its text
+    return LOCAL_LINK.sub(
+        lambda m: m[1] if m[2].startswith("#") or m[1].strip("`") == m[2] else f"{m[1]} (`{m[2]}`)", markdown
+    )
 
 
 _HEADER = """
@@ -71,27 +75,33 @@ _HEADER = """
 A studio for **all-in-one image restoration**: one network removes noise, rain, haze, blur, low
 resolution and low light without being told which. Models in this app: {models}.
 
-Uploads above {limit:g} megapixels are refused (set `RESTORE_MAX_MEGAPIXELS` to change that); large
-images are restored in tiles, never silently downscaled. The Playground and the analysis plots work
-on a copy at most {side} px on the long side.
+Uploads above {limit:g} megapixels or {upload} MB are refused (set `RESTORE_MAX_MEGAPIXELS` and
+`RESTORE_MAX_UPLOAD_MB` to change that), and a refused file is deleted from the server at once;
+large images are restored in tiles, never silently downscaled. The Playground and the analysis
+plots work on a copy at most {side} px on the long side.
 """
 
 _API = """
 ## API
-Three named endpoints, for example with `gradio_client`:
+Four named endpoints, for example with `gradio_client`. Send files with `handle_file(path)`: a plain
+path string is not uploaded and is refused. A mistake in the input comes back as an `AppError` whose
+message says what to change.
 ```python
 from gradio_client import Client, handle_file
 
 client = Client("http://127.0.0.1:7860/")
-# image, model, upscale (1, 2 or 4), strength in %, tile (0 = auto), tile overlap[, refinement: True]
+# image, model, upscale (1-4), strength in % (0-100), tile (0 = auto, else >= 64 px), tile overlap
+# in px (at most (tile - 8) / 2)[, refinement: True] -> slider pair, <your file>_restored.png, details
 (before, after), png, info = client.predict(
     handle_file("photo.jpg"), "ndr-restore", 1, 100, 0, 32, api_name="/restore"
 )
+# the same settings, no model: every model on the photo -> (left, right), each model's time
+(left, right), timings = client.predict(handle_file("photo.jpg"), 1, 100, 0, 32, api_name="/compare")
 # clean image, recipe {type: {parameter: value}}, seed -> ((clean, degraded), metrics)
 (clean, degraded), metrics = client.predict(
     handle_file("clean.png"), {"noise": {"sigma": 25}, "haze": {"beta": 1.2}}, 0, api_name="/degrade"
 )
-# image, model -> probabilities per degradation type, and the plots
+# image, model -> probabilities per degradation type (a type counts as detected from 0.5), and the plots
 probabilities, pca, weights, atoms = client.predict(handle_file("photo.jpg"), "ndr-restore", api_name="/analyze")
 ```
 """

@@ -13,13 +13,14 @@ import torch
 
 from restore import images
 from restore.evaluation.baselines import BASELINES, baseline_for
-from restore.evaluation.metrics import psnr, ssim
+from restore.evaluation.metrics import WIN_SIZE, psnr, ssim
 from restore.synthesis.registry import DEGRADATIONS, degrade_image, random_spec, validate_spec
 from studio import plots
-from studio.common import ImageInput, Progress, UserError, get_model, load_upload, no_progress
+from studio.common import ImageInput, Progress, UserError, get_model, load_upload, no_progress, number
 from studio.restore_tab import run_restore
 
 PLAYGROUND_SIDE = 768  # the playground works on a copy at most this large: it is for exploring
+MAX_SEED = 2**32 - 1
 
 # (type, param) per playground control, in the order app.py builds them: each type's checkbox
 # (param None), then one slider per parameter.
@@ -58,30 +59,54 @@ def random_degradation() -> list[Any]:
     return [seed, *recipe_for_seed(seed)]
 
 
-def _clean_and_degraded(image: ImageInput, recipe: dict | None, seed: float | None) -> tuple[np.ndarray, np.ndarray]:
-    clean = images.fit_within(load_upload(image), PLAYGROUND_SIDE)
+def _recipe(recipe: Any) -> dict[str, dict[str, float]]:
+    """``recipe`` checked by the registry, or a ``UserError`` that says what is wrong with it."""
+    if recipe is None:
+        recipe = {}
+    if not isinstance(recipe, dict) or not all(isinstance(v, dict | None) for v in recipe.values()):
+        raise UserError(
+            'The recipe must be a JSON object {type: {parameter: value}}, e.g. {"noise": {"sigma": 25}}; '
+            f"got {recipe!r:.80}.",
+            title="Invalid recipe",
+        )
     try:
-        spec = validate_spec(recipe or {})
-    except (ValueError, KeyError) as err:
+        return validate_spec({t: p or {} for t, p in recipe.items()})
+    except (ValueError, KeyError, TypeError) as err:
         raise UserError(f"Invalid degradation recipe: {err}", title="Invalid recipe") from err
+
+
+def _clean_and_degraded(image: ImageInput, recipe: Any, seed: Any) -> tuple[np.ndarray, np.ndarray]:
+    clean = images.fit_within(load_upload(image), PLAYGROUND_SIDE)
+    spec = _recipe(recipe)
+    seed = int(number(seed or 0, "seed", low=0, high=MAX_SEED, integer=True))
     if not spec:
         raise UserError("Tick at least one degradation (or press Random degradation).", title="Nothing to do")
-    return clean, degrade_image(clean, spec, seed=int(seed or 0))
+    return clean, degrade_image(clean, spec, seed=seed)
 
 
 def _score_row(label: str, img: np.ndarray, clean: np.ndarray, ref: float | None = None) -> str:
     value = psnr(img, clean)
     gain = "" if ref is None else f"{value - ref:+.2f}"
-    return f"| {label} | {value:.2f} | {ssim(img, clean):.4f} | {gain} |"
+    score = f"{ssim(img, clean):.4f}" if min(img.shape[:2]) >= WIN_SIZE else "n/a"
+    return f"| {label} | {value:.2f} | {score} | {gain} |"
+
+
+def _notes(clean: np.ndarray) -> str:
+    """What the table leaves out and why (empty when nothing is)."""
+    h, w = clean.shape[:2]
+    if min(h, w) >= WIN_SIZE:
+        return ""
+    return f"\n\n*SSIM skipped: it needs at least {WIN_SIZE}x{WIN_SIZE} px and this image is {w}x{h}.*"
 
 
 def degrade(
     image: ImageInput, recipe: dict | None, seed: float | None = 0
 ) -> tuple[tuple[np.ndarray, np.ndarray], str]:
-    """Degrade a clean photo with a recipe ``{type: {param: value}}``; returns ((clean, degraded), metrics)."""
+    """Degrade a clean photo with a recipe ``{type: {param: value}}``; returns ((clean, degraded), metrics).
+    Metrics an image is too small for (SSIM under 11x11 px) are skipped with a note."""
     clean, degraded = _clean_and_degraded(image, recipe, seed)
     table = "| image | PSNR (dB) | SSIM | |\n|---|---|---|---|\n" + _score_row("degraded vs clean", degraded, clean)
-    return (clean, degraded), table
+    return (clean, degraded), table + _notes(clean)
 
 
 def degrade_and_restore(
@@ -96,7 +121,7 @@ def degrade_and_restore(
     r = get_model(model)
     restored, _, _ = run_restore(r, degraded, 1, 100, 0, 32, progress)
     probs = r.analyze(degraded).probabilities
-    true_types = list(validate_spec(recipe or {}))
+    true_types = list(_recipe(recipe))
     ranked = sorted(true_types, key=lambda t: -probs.get(t, 0.0))
     base = psnr(degraded, clean)
     rows = [_score_row("degraded input", degraded, clean), _score_row(f"restored ({r.name})", restored, clean, base)]
@@ -116,6 +141,7 @@ def degrade_and_restore(
             f"**True:** {', '.join(true_types)} · **detected (p ≥ 0.5):** {', '.join(detected) or 'none'}",
         ]
     )
+    metrics += _notes(clean)
     views = {"clean": clean, "degraded": degraded, "restored": restored}
     return (
         clean,

@@ -54,7 +54,12 @@ def probability_bars(probabilities: Mapping[str, float], true_types: Sequence[st
     ax.set_xlim(0, 1)
     ax.invert_yaxis()
     ax.set_xlabel("probability (independent per type; dotted line = 0.5)")
-    title = "Detected degradations" if true_types is None else "Detected vs true degradations (outlined = true)"
+    if true_types is not None:
+        title = "Detected vs true degradations (outlined = true)"
+    elif values and max(values) < 0.5:
+        title = "Detected degradations: none clear (every type under 50 %)"
+    else:
+        title = "Detected degradations"
     ax.set_title(title, fontsize=11)
     return fig
 
@@ -83,14 +88,23 @@ def atom_weights(pooled: Sequence[np.ndarray], levels: Sequence[int] | None = No
     return fig
 
 
-def dominant_atoms(image: np.ndarray, activation: np.ndarray, *, top: int = 6, level: int | None = None) -> Figure:
+def dominant_atoms(
+    image: np.ndarray,
+    activation: np.ndarray,
+    *,
+    top: int = 6,
+    level: int | None = None,
+    size: tuple[int, int] | None = None,
+) -> Figure:
     """Where the dominant atoms fire: the per-pixel argmax atom drawn over the image.
 
     Args:
-        image: ``HxWx3`` uint8 RGB (what the network saw).
+        image: ``HxWx3`` uint8 RGB (what the network saw, possibly a shrunk copy of the photo).
         activation: ``(h, w, atoms)`` float, the softmax over atoms per pixel at one scale.
         top: atoms that win the most pixels get their own colour; the rest are grey.
         level: the scale of ``activation``, for the title.
+        size: ``(width, height)`` of the photo ``image`` stands for: the axes count its pixels
+            (default: ``image``'s own size).
     """
     winner = np.asarray(activation).argmax(axis=-1)  # (h, w) atom index
     counts = np.bincount(winner.ravel(), minlength=activation.shape[-1])
@@ -101,7 +115,7 @@ def dominant_atoms(image: np.ndarray, activation: np.ndarray, *, top: int = 6, l
         index[winner == atom] = k
     fig = Figure(figsize=(6.0, 4.6), layout="constrained")
     ax = fig.add_subplot()
-    h, w = image.shape[:2]
+    w, h = size or (image.shape[1], image.shape[0])
     ax.imshow(image, extent=(0, w, h, 0))
     ax.imshow(
         index,
@@ -117,8 +131,8 @@ def dominant_atoms(image: np.ndarray, activation: np.ndarray, *, top: int = 6, l
     if len(ranked) < np.count_nonzero(counts):
         handles.append(Patch(color=palette[-1], label="other atoms"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="dominant atom")
-    ax.set_xlabel("x (px)")
-    ax.set_ylabel("y (px)")
+    ax.set_xlabel("x (px of your photo)")
+    ax.set_ylabel("y (px of your photo)")
     where = f" at scale {level}" if level is not None else ""
     ax.set_title(f"Where the dominant atoms fire{where}", fontsize=11)
     return fig

@@ -7,6 +7,8 @@ callable, a no-op by default.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from restore import Restorer, images
-from restore.inference.restorer import tile_count
+from restore.inference.restorer import auto_tile, tile_count
 from restore.models.weights import fingerprint
 from restore.refinements.haze import WORK_SIDE
 from restore.resources import examples_dir, weights_dir
@@ -25,10 +27,13 @@ from studio.common import (
     ImageInput,
     Progress,
     UserError,
+    code_version,
+    download_stem,
     get_model,
     load_upload,
     model_names,
     no_progress,
+    number,
     save_download,
 )
 
@@ -39,6 +44,36 @@ EXAMPLE_RECIPES: tuple[tuple[str, dict[str, dict[str, float]]], ...] = (
     ("dandelion", {"rain": {"density": 0.6}}),
     ("fig", {"lowlight": {"gain": 0.2}}),
 )
+MIN_TILE = 64  # smaller tiles only multiply the work (a 40-MP photo in 8-px tiles is 600,000 runs)
+MAX_TILE = 4096
+
+
+def check_settings(
+    upscale: Any, strength: Any, tile: Any, overlap: Any, size: tuple[int, int] | None = None
+) -> tuple[int, float, int, int]:
+    """The Restore settings in the UI's units, checked: (upscale, strength in %, tile px or 0 for
+    auto, overlap px), or a ``UserError`` that names the setting and what it may be.
+
+    Args:
+        size: ``(height, width)`` of the input, to check the overlap against the automatic tile.
+    """
+    s = int(number(upscale, "upscale", low=1, high=4, unit="(times)", integer=True))
+    pct = number(strength, "strength", low=0, high=100, unit="%")
+    t = int(number(tile, "tile size", low=0, high=MAX_TILE, unit="px (0 = automatic)", integer=True))
+    if 0 < t < MIN_TILE:
+        raise UserError(
+            f"tile size must be 0 (automatic) or at least {MIN_TILE} px, got {tile!r}.", title="Invalid settings"
+        )
+    o = int(number(overlap, "tile overlap", low=0, high=MAX_TILE, unit="px", integer=True))
+    effective = t or (auto_tile(size[0] * s, size[1] * s) if size else 0)
+    if effective and effective < 2 * o + 8:
+        which = f"{t}-px tiles" if t else f"the automatic {effective}-px tiles"
+        raise UserError(
+            f"A tile overlap of {o} px is too large for {which}: it can be at most {(effective - 8) // 2} px "
+            "(tiles blend over the overlap at both edges). Lower the overlap or choose larger tiles.",
+            title="Invalid settings",
+        )
+    return s, pct, t, o
 
 
 def run_restore(
@@ -52,29 +87,27 @@ def run_restore(
     refine: bool = True,
     report: dict[str, object] | None = None,
 ) -> tuple[np.ndarray, float, int]:
-    """Run ``r.restore`` with the UI's units (strength in %); returns (result, seconds, number of
-    tiles). ``report``: filled as :meth:`Restorer.restore` does."""
+    """Run ``r.restore`` with the UI's units (strength in %, checked by :func:`check_settings`);
+    returns (result, seconds, number of tiles). ``report``: filled as :meth:`Restorer.restore` does."""
     h, w = img.shape[:2]
-    tiles = tile_count(h * int(upscale), w * int(upscale), int(tile) or None, int(overlap))
+    upscale, strength, tile, overlap = check_settings(upscale, strength, tile, overlap, (h, w))
+    tiles = tile_count(h * upscale, w * upscale, tile or None, overlap)
 
     def step(done: int, total: int) -> None:
         desc = f"{r.name}: restoring {tiles} tiles" if tiles > 1 else f"{r.name}: restoring"
         progress((done, total), desc=desc, unit="steps")
 
     start = time.perf_counter()
-    try:
-        out = r.restore(
-            img,
-            upscale=int(upscale),
-            strength=float(strength) / 100.0,
-            tile=int(tile) or None,
-            overlap=int(overlap),
-            progress=step,
-            refine=bool(refine),
-            report=report,
-        )
-    except ValueError as err:  # e.g. a tile too small for its overlap
-        raise UserError(str(err), title="Invalid settings") from err
+    out = r.restore(
+        img,
+        upscale=upscale,
+        strength=strength / 100.0,
+        tile=tile or None,
+        overlap=overlap,
+        progress=step,
+        refine=bool(refine),
+        report=report,
+    )
     return out, time.perf_counter() - start, tiles
 
 
@@ -93,11 +126,12 @@ def restore_image(
     refine: bool = True,
     progress: Progress = no_progress,
 ) -> tuple[tuple[np.ndarray, np.ndarray], str, str]:
-    """Restore one image. Returns ((before, after), PNG path of the full-resolution result, info)."""
+    """Restore one image. Returns ((before, after), PNG path of the full-resolution result, named
+    ``<original>_restored.png``, info)."""
     img = load_upload(image)
     r = get_model(model)
     h, w = img.shape[:2]
-    s = int(upscale)
+    s, strength, tile, overlap = check_settings(upscale, strength, tile, overlap, (h, w))
     try:
         images.check_megapixels(w * s, h * s, images.max_megapixels(), name=f"the {s}x result")
     except images.ImageError as err:
@@ -110,7 +144,7 @@ def restore_image(
         f"**{r.name}** restored {w}x{h} → {ow}x{oh} ({ow * oh / 1e6:.2f} MP) in **{seconds:.2f} s**"
         f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %). {note}"
     )
-    return (_before(img, out), out), save_download(out, f"restored_{r.name}"), info
+    return (_before(img, out), out), save_download(out, download_stem(image, "restored")), info
 
 
 def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any]) -> str:
@@ -141,6 +175,14 @@ def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any]) -> str:
     return note
 
 
+def compare_sides(names: list[str]) -> tuple[str, str]:
+    """What the comparison's slider shows on its (left, right): the first two models, or the input
+    and the only model."""
+    if len(names) >= 2:
+        return names[0], names[1]
+    return "input", (names or ["no model"])[0]
+
+
 def compare_models(
     image: ImageInput,
     upscale: int = 1,
@@ -150,32 +192,46 @@ def compare_models(
     refine: bool = True,
     progress: Progress = no_progress,
 ) -> tuple[tuple[np.ndarray, np.ndarray], str]:
-    """Every available model on one image: the first two share the slider (first on the left)."""
+    """Every available model on one image: the first two share the slider (first on the left).
+    Returns ((left, right), a Markdown table of each model's time)."""
     img = load_upload(image)
-    outs, lines = [], []
     names = model_names()
-    for name in names or [None]:
-        out, seconds, _ = run_restore(get_model(name), img, upscale, strength, tile, overlap, progress, refine)
+    if not names:
+        get_model(None)  # raises the "no model" error
+    h, w = img.shape[:2]
+    check_settings(upscale, strength, tile, overlap, (h, w))
+    outs = []
+    left, right = compare_sides(names)
+    rows = ["| model | time | slider |", "|---|---|---|"]
+    for name in names:
+        out, seconds, tiles = run_restore(get_model(name), img, upscale, strength, tile, overlap, progress, refine)
         outs.append(out)
-        lines.append(f"- **{name}**: {seconds:.2f} s")
+        side = "left" if name == left else "right" if name == right else "not shown"
+        rows.append(f"| **{name}** | {seconds:.2f} s ({tiles} tile{'s' * (tiles != 1)}) | {side} |")
     if len(outs) == 1:
         outs.insert(0, _before(img, outs[0]))
-        lines.append(
-            f"- **dfpir is not available yet** (no weights), so the slider shows the input (left) against "
-            f"{names[0]} (right)."
-        )
-    return (outs[0], outs[1]), "\n".join(lines)
+        rows.append(f"\nOnly {names[0]} has weights here, so the slider shows your photo (left) against it (right).")
+    oh, ow = outs[1].shape[:2]
+    rows.append(f"\nBoth with the same settings: {w}x{h} → {ow}x{oh}.")
+    return (outs[0], outs[1]), "\n".join(rows)
 
 
 # --------------------------------------------------------------------------- examples
 
 
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def restore_examples() -> list[str]:
-    """The degraded example photos of the Restore tab, written to ``.gradio/examples`` on first start."""
+    """The degraded example photos of the Restore tab, written on first start to
+    ``.gradio/examples/<key>/``, the key a hash of :data:`EXAMPLE_RECIPES` and the code
+    (:func:`studio.common.code_version`): a changed recipe or degradation makes fresh files."""
+    folder = APP_DIR / ".gradio" / "examples" / _key(EXAMPLE_RECIPES, code_version())
     paths = []
     for stem, recipe in EXAMPLE_RECIPES:
         src = examples_dir() / f"{stem}.jpg"
-        dst = APP_DIR / ".gradio" / "examples" / f"{stem}_{'+'.join(recipe)}.png"
+        dst = folder / f"{stem}_{'+'.join(recipe)}.png"
         if src.is_file() and not dst.is_file():
             images.save_png(degrade_image(images.load_image(src), recipe, seed=0), dst)
         if dst.is_file():
@@ -184,7 +240,9 @@ def restore_examples() -> list[str]:
 
 
 def examples_cache() -> Path:
-    """Lazily cached example results live in one folder per set of weights: new weights, fresh results."""
+    """The folder of the lazily cached example results: one per recipe set, weights of the model
+    the examples use (its fingerprint) and code version, so none of them can change under a
+    cached result."""
     names = model_names()
-    key = fingerprint(weights_dir() / f"{names[0]}.safetensors")[:16] if names else "none"
-    return APP_DIR / ".gradio" / "cached_examples" / key
+    weights = fingerprint(weights_dir() / f"{names[0]}.safetensors") if names else "none"
+    return APP_DIR / ".gradio" / "cached_examples" / _key(EXAMPLE_RECIPES, weights, code_version())

@@ -1,9 +1,10 @@
 """Drive the app in Debian's Chromium with Playwright: the browser test's helpers and the README's screenshots.
 
 ``python tests/screenshots.py`` launches the app in-process, uses every tab the way a person would
-(restore an example, degrade and restore in the playground, analyse an image) and saves one
-screenshot per tab in ``assets/screenshots/``. It uses the shipped weights when they exist, else
-tiny random-weight models (``--tiny`` forces those; the pictures then show untrained output).
+(restore an example, degrade and restore in the playground, analyse an image, read the model card
+at its evaluation) and saves one screenshot per tab in ``assets/screenshots/``. It uses the
+shipped weights when they exist, else tiny random-weight models (``--tiny`` forces those; the
+pictures then show untrained output).
 """
 
 from __future__ import annotations
@@ -104,9 +105,10 @@ def wait_for_image(page, elem_id: str) -> None:
     )
 
 
-def shoot(page, path: Path) -> Path:
-    """A full-page screenshot as JPEG (photos inside make PNGs several times larger)."""
-    page.screenshot(path=path, full_page=True, type="jpeg", quality=85)
+def shoot(page, path: Path, *, full_page: bool = True) -> Path:
+    """A screenshot as JPEG (photos inside make PNGs several times larger): the whole page, or
+    what the window shows (``full_page=False``)."""
+    page.screenshot(path=path, full_page=full_page, type="jpeg", quality=85)
     return path
 
 
@@ -140,8 +142,10 @@ def take_screenshots(app, out_dir: Path) -> list[Path]:
         shots.append(shoot(page, out_dir / "inside.jpg"))
 
         open_tab(page, "About")
-        page.get_by_text("Known limits").wait_for()
-        shots.append(shoot(page, out_dir / "about.jpg"))
+        page.get_by_role("heading", name="Known limits").wait_for()
+        # The card runs to many screens: show one, at the evaluation's widest table.
+        page.get_by_role("heading", name="Evaluation", exact=True).evaluate("e => e.scrollIntoView()")
+        shots.append(shoot(page, out_dir / "about.jpg", full_page=False))
     return shots
 
 

@@ -94,8 +94,9 @@ def test_restore_upscales_and_writes_the_full_resolution_png(studio: ModuleType,
     (before, after), png, info = studio.restore_image({"path": str(photo)}, "ndr-restore", 2, 100, 0, 32)
     assert before.shape == after.shape == (192, 256, 3)
     np.testing.assert_array_equal(load_image(png), after)
-    assert Path(png).name == "restored_ndr-restore_256x192.png"
+    assert Path(png).name == "photo_restored.png"  # the upload's own name
     assert "128x96 → 256x192" in info and "ndr-restore" in info and " s" in info
+    assert Path(studio.restore_image(load_image(photo), "ndr-restore")[1]).name == "image_restored.png"
 
 
 def test_restore_strength_zero_returns_the_input(studio: ModuleType, photo: Path) -> None:
@@ -118,8 +119,12 @@ def test_restore_bad_inputs_raise_clear_errors(studio: ModuleType, photo: Path, 
         studio.restore_image({"path": str(corrupt)}, "ndr-restore")
     with pytest.raises(studio.UserError, match="Unknown model 'nope'"):
         studio.restore_image(str(photo), "nope")
-    with pytest.raises(studio.UserError, match="tile"):
+    with pytest.raises(studio.UserError, match="overlap of 64 px is too large for 64-px tiles: it can be at most 28"):
         studio.restore_image(str(photo), "ndr-restore", 1, 100, 64, 64)
+    with pytest.raises(studio.UserError, match="strength must be between 0 and 100 %, got 150"):
+        studio.restore_image(str(photo), "ndr-restore", 1, 150)
+    with pytest.raises(studio.UserError, match="is a folder"):
+        studio.restore_image(str(photo.parent), "ndr-restore")
     monkeypatch.setenv("RESTORE_MAX_MEGAPIXELS", "0.005")
     with pytest.raises(studio.UserError, match=r"128x96 \(0.0 megapixels\).*RESTORE_MAX_MEGAPIXELS"):
         studio.restore_image(str(photo), "ndr-restore")
@@ -146,11 +151,32 @@ def test_explain_plots(studio: ModuleType, photo: Path) -> None:
 def test_compare_two_models_and_one(studio: ModuleType, photo: Path, monkeypatch) -> None:
     (left, right), info = studio.compare_models(str(photo))
     assert left.shape == right.shape == (96, 128, 3)
-    assert "**ndr-restore**" in info and "**dfpir**" in info
+    assert "| **ndr-restore** |" in info and "| left |" in info and "| **dfpir** |" in info and "| right |" in info
+    assert studio.compare_sides(["ndr-restore", "dfpir"]) == ("ndr-restore", "dfpir")
+    assert studio.compare_sides(["ndr-restore"]) == ("input", "ndr-restore")
     monkeypatch.setattr(importlib.import_module("studio.restore_tab"), "model_names", lambda: ["ndr-restore"])
     (left, right), info = studio.compare_models(str(photo), 2)
-    assert "dfpir is not available yet" in info
+    assert "Only ndr-restore has weights here" in info
     assert left.shape == right.shape == (192, 256, 3)
+
+
+def test_settings_are_checked_in_the_units_the_user_sees(studio: ModuleType) -> None:
+    assert studio.check_settings(2, 50, 0, 32) == (2, 50.0, 0, 32)
+    assert studio.check_settings("4", "12.5", "128", "56") == (4, 12.5, 128, 56)
+    bad = [
+        ((1, 1.5e2, 0, 32), "strength must be between 0 and 100 %"),
+        ((1, float("nan"), 0, 32), "strength must be between 0 and 100 %"),
+        ((5, 100, 0, 32), "upscale must be"),
+        ((1, 100, 32, 0), "at least 64 px"),
+        ((1, 100, 128, 61), "at most 60 px"),
+        ((1, 100, 0, -8), "tile overlap must be"),
+        ((1, 100, 0, True), "tile overlap must be"),
+    ]
+    for args, message in bad:
+        with pytest.raises(studio.UserError, match=message):
+            studio.check_settings(*args)
+    with pytest.raises(studio.UserError, match="the automatic 768-px tiles: it can be at most 380 px"):
+        studio.check_settings(1, 100, 0, 400, (2000, 2000))
 
 
 # --------------------------------------------------------------------------- playground
@@ -161,7 +187,9 @@ def test_recipe_from_controls(app: ModuleType, playground: ModuleType) -> None:
         controls = app.build_playground_tab(["ndr-restore"])
     defaults = [c.value for c in controls]
     assert len(defaults) == len(playground.CONTROLS)
-    assert playground.recipe_from_controls(*defaults) == {"noise": {"sigma": 25.0, "signal": 0.0}}
+    assert playground.recipe_from_controls(*defaults) == {
+        "noise": {"sigma": 25.0, "signal": 0.0, "kind": 0.0, "quality": 50.0}  # kind 0: the original generator
+    }
     flipped = [not v if p is None else v for (_, p), v in zip(playground.CONTROLS, defaults, strict=True)]
     assert set(playground.recipe_from_controls(*flipped)) == set(DEGRADATION_TYPES) - {"noise"}
 
@@ -193,6 +221,21 @@ def test_degrade_rejects_bad_recipes(playground: ModuleType, photo: Path) -> Non
         playground.degrade(str(photo), {"noise": {"sigma": 500}}, 0)
     with pytest.raises(playground.UserError, match="Tick at least one"):
         playground.degrade(str(photo), {}, 0)
+    with pytest.raises(playground.UserError, match="must be a JSON object"):
+        playground.degrade(str(photo), ["noise"], 0)
+    with pytest.raises(playground.UserError, match="seed must be a whole number between 0 and 4294967295"):
+        playground.degrade(str(photo), {"noise": {}}, -3)
+
+
+def test_tiny_images_skip_ssim_with_a_note(playground: ModuleType) -> None:
+    for shape in ((1, 1, 3), (3, 2, 3), (1, 768, 3)):
+        img = np.full(shape, 120, np.uint8)
+        (clean, degraded), table = playground.degrade(img, {"noise": {"sigma": 20}}, 0)
+        assert clean.shape == degraded.shape == shape
+        assert "| n/a |" in table and f"SSIM skipped: it needs at least 11x11 px and this image is {shape[1]}x" in table
+        metrics = playground.degrade_and_restore(img, {"blur": {}}, 0, "ndr-restore")[4]
+        assert "restored (ndr-restore)" in metrics and "SSIM skipped" in metrics
+    assert "SSIM skipped" not in playground.degrade(np.zeros((11, 11, 3), np.uint8), {"noise": {}}, 0)[1]
 
 
 def test_playground_shrinks_large_photos(playground: ModuleType) -> None:
@@ -239,6 +282,24 @@ def test_analyze(studio: ModuleType, photo: Path) -> None:
     assert pca is None and weights is None
 
 
+def test_a_clean_photo_reads_as_no_clear_degradation(studio: ModuleType) -> None:
+    clean = {"noise": 0.1, "rain": 0.01, "haze": 0.05, "blur": 0.2, "lowres": 0.02, "lowlight": 0.03}
+    verdict = studio.verdict(clean)
+    assert verdict.startswith("### No clear degradation") and "blur, is 20%" in verdict
+    assert "lowres" not in verdict.split("\n")[0]
+    assert "none clear" in _title(studio.plots.probability_bars(clean))
+    assert studio.verdict(clean | {"haze": 0.91, "rain": 0.5}) == "### Detected: **haze** (91%), **rain** (50%)"
+    assert "none clear" not in _title(studio.plots.probability_bars(clean | {"haze": 0.91}))
+
+
+def test_the_atom_map_counts_the_photos_own_pixels(studio: ModuleType) -> None:
+    big = np.random.default_rng(0).integers(0, 256, (600, 1200, 3), dtype=np.uint8)  # analysed at 512x256
+    where = studio.explain_image(big, "ndr-restore")[2]
+    ax = where.axes[0]
+    assert ax.get_xlim() == (0, 1200) and ax.get_ylim() == (600, 0)
+    assert "your photo" in ax.get_xlabel()
+
+
 def test_redegrade(studio: ModuleType, photo: Path) -> None:
     real, restored, again, score = studio.redegrade(str(photo), "ndr-restore")
     assert real.shape == restored.shape == again.shape == (96, 128, 3)
@@ -251,6 +312,9 @@ def test_about_cites_both_papers_and_licences(app: ModuleType) -> None:
     card = app.about.model_card(["ndr-restore", "dfpir"])
     for needle in ("2310.12848", "2505.12630", "IEEE", "CVPR 2025", "CC-BY-SA-4.0", "GPL-2+", "/restore", "/analyze"):
         assert needle in card
+    assert "RESTORE_MAX_UPLOAD_MB" in card and "handle_file" in card
+    text = "[`assets/evaluation.md`](../assets/evaluation.md), [the card](MODEL_CARD.md), [limits](#known-limits)"
+    assert app.about.for_the_app(text) == "`assets/evaluation.md`, the card (`MODEL_CARD.md`), limits"
 
 
 # --------------------------------------------------------------------------- app.handler: studio -> Gradio
@@ -269,7 +333,7 @@ def test_handler_turns_user_errors_into_gradio_errors(app: ModuleType, studio: M
     assert caught.value.title == "No image"
     with pytest.raises(gr.Error, match="no NDR-Degrad") as caught:
         app.redegrade(str(photo), "dfpir")
-    assert caught.value.title == "Error"
+    assert caught.value.title == "Not available"
     again = pickle.loads(pickle.dumps(studio.UserError("m", title="t")))  # ZeroGPU pickles errors
     assert (again.message, again.title) == ("m", "t")
 
@@ -290,6 +354,101 @@ def test_handler_signatures_ask_gradio_for_progress_only_where_used(
         assert not any(isinstance(p.default, gr.Progress) for p in params.values()), name
     tracks = {fn.api_name: fn.tracks_progress for fn in studio_demo().fns.values() if fn.api_name}
     assert tracks["restore"] and tracks["compare"] and not tracks["degrade"] and not tracks["analyze"]
+
+
+def test_handler_logs_one_line_and_deletes_the_refused_upload(
+    app: ModuleType, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    monkeypatch.setattr(app, "get_upload_folder", lambda: str(tmp_path))
+    upload = tmp_path / "3f2a" / "holiday.png"
+    upload.parent.mkdir()
+    upload.write_text("not a picture")
+    payload = {"path": str(upload), "orig_name": "holiday.png"}
+    with caplog.at_level("INFO", logger="app"), pytest.raises(gr.Error, match="holiday.png is not an image") as caught:
+        app.degrade(payload, {"noise": {}}, 0)
+    assert caught.value.print_exception is False  # Gradio prints no traceback for it
+    assert [r.getMessage().count("\n") for r in caplog.records] == [0]
+    assert "degrade refused 'holiday.png': Cannot use this image" in caplog.text and "Traceback" not in caplog.text
+    assert not upload.exists() and not upload.parent.exists()  # deleted at once, folder and all
+    with pytest.raises(gr.Error, match="no longer on the server") as caught:  # a second click says why
+        app.degrade(payload, {"noise": {}}, 0)
+    assert caught.value.title == "Upload expired"
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-outside.png"
+    elsewhere.write_text("not a picture either")
+    with pytest.raises(gr.Error, match="handle_file") as caught:  # never read, never deleted
+        app.degrade({"path": str(elsewhere)}, {"noise": {}}, 0)
+    assert caught.value.title == "Not an upload" and elsewhere.exists()
+    elsewhere.unlink()
+
+
+def test_handler_turns_faults_into_a_message_and_logs_the_traceback(app: ModuleType, monkeypatch, caplog) -> None:
+    def broken(*args, **kwargs):
+        raise KeyError("oops")
+
+    with caplog.at_level("INFO", logger="app"), pytest.raises(gr.Error, match=r"inside the app \(KeyError\)") as caught:
+        app.handler(broken)(None)
+    assert caught.value.title == "Internal error" and caught.value.print_exception is False
+    assert len(caplog.records) == 1 and caplog.records[0].exc_info is not None  # the traceback, once
+
+
+def test_discard_upload_touches_only_the_upload_folder(studio: ModuleType, tmp_path: Path) -> None:
+    root = tmp_path / "uploads"
+    inside, outside = root / "abc" / "a.png", tmp_path / "b.png"
+    for f in (inside, outside):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"x")
+    (root / "abc" / "other.png").write_bytes(b"y")
+    assert not studio.discard_upload(outside, root) and outside.exists()
+    assert studio.discard_upload(inside, root) and not inside.exists()
+    assert (root / "abc").is_dir()  # not empty: kept
+    assert not studio.discard_upload(root, root)
+
+
+def test_upload_cap(studio: ModuleType, monkeypatch) -> None:
+    monkeypatch.delenv("RESTORE_MAX_UPLOAD_MB", raising=False)
+    monkeypatch.delenv("RESTORE_MAX_MEGAPIXELS", raising=False)
+    assert studio.max_upload_mb() == 120  # 40 MP x 3 bytes
+    monkeypatch.setenv("RESTORE_MAX_MEGAPIXELS", "10")
+    assert studio.max_upload_mb() == 100
+    monkeypatch.setenv("RESTORE_MAX_UPLOAD_MB", "2.5")
+    assert studio.max_upload_mb() == 3
+    for bad in ("0", "-1", "lots", "inf"):
+        monkeypatch.setenv("RESTORE_MAX_UPLOAD_MB", bad)
+        with pytest.raises(ValueError, match="RESTORE_MAX_UPLOAD_MB must be a positive number"):
+            studio.max_upload_mb()
+
+
+def test_example_caches_are_keyed_by_recipe_weights_and_code(studio: ModuleType, monkeypatch, tmp_path) -> None:
+    module = importlib.import_module("studio.restore_tab")
+    monkeypatch.setattr(module, "APP_DIR", tmp_path)
+    cache, examples = studio.examples_cache(), studio.restore_examples()
+    assert cache.parent.name == "cached_examples" and cache == studio.examples_cache()
+    assert [Path(p).name for p in examples][:2] == ["mountains_haze.png", "rock_face_noise.png"]
+    monkeypatch.setattr(module, "EXAMPLE_RECIPES", (("mountains", {"haze": {"beta": 1.0}}),))
+    assert studio.examples_cache() != cache
+    assert Path(studio.restore_examples()[0]).parent != Path(examples[0]).parent
+    monkeypatch.setattr(module, "EXAMPLE_RECIPES", studio.EXAMPLE_RECIPES)
+    assert studio.examples_cache() == cache
+    monkeypatch.setattr(module, "code_version", lambda: "another version")
+    assert studio.examples_cache() != cache
+    monkeypatch.setattr(module, "fingerprint", lambda path: "other weights")
+    assert studio.examples_cache() != cache
+
+
+def test_model_events_run_one_at_a_time_example_cache_included(app: ModuleType) -> None:
+    demo = studio_demo()
+    model_fns = {fn.name for fn in demo.fns.values() if fn.concurrency_id == "model"}
+    for name in ("restore_image", "compare_models", "explain_shown", "analyze_shown", "redegrade"):
+        assert name in model_fns, name
+    assert "degrade_and_restore_shown" in model_fns
+    assert "load_example_output" in model_fns  # the Restore examples' lazy cache runs the model
+
+
+def test_every_api_output_has_a_name(client) -> None:
+    api = client.view_api(return_format="dict", print_info=False)
+    for name, info in api["named_endpoints"].items():
+        outputs = [r["label"] for r in info["returns"]]
+        assert all(label and not label.startswith("value_") for label in outputs), (name, outputs)
 
 
 def test_restore_package_never_imports_gradio() -> None:
