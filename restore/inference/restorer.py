@@ -19,6 +19,7 @@ from restore.models import build_degrad, build_model, count_parameters
 from restore.models.config import ModelConfig
 from restore.models.dfpir import routing_weights
 from restore.models.weights import WeightsError, degrad_path, load_weights, read_config, read_metadata
+from restore.noise import grey_levels
 from restore.refinements.backproject import back_project, noise_weight
 from restore.refinements.haze import haze_pass, pass_weights, working_copy
 from restore.refinements.wiener import image_noise_sigma, wiener_refine
@@ -279,7 +280,7 @@ class Restorer:
         if not self.has_estimator and task is None:
             return 0.0, 0.0
         probs = self._routing(rgb, task, "blend")[1] or self._analyze(rgb).probabilities
-        return pass_weights(probs, float(image_noise_sigma(rgb).max()) * 255.0)
+        return pass_weights(probs, grey_levels(image_noise_sigma(rgb)))
 
     # ----------------------------------------------------------------- public API
     @torch.inference_mode()
@@ -375,7 +376,7 @@ class Restorer:
                 probs = dict(zip(self.types, torch.sigmoid(logits[0]).float().cpu().tolist(), strict=True))
             if probs is None:
                 probs = self._analyze(rgb).probabilities
-            weight, carry_weight = pass_weights(probs, float(sigma.max()) * 255.0)
+            weight, carry_weight = pass_weights(probs, grey_levels(sigma))
             if report is not None:
                 report.update(haze_weight=weight, haze_carry_weight=carry_weight, probabilities=dict(probs))
             if weight > 0.0:

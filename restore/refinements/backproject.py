@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from restore.images import to_tensor
+from restore.noise import grey_levels
 from restore.refinements.wiener import image_noise_sigma, noise_ramp
 
 #: Back-projection steps (see the module doc for why one).
@@ -64,7 +65,7 @@ def _up(x: Tensor, size: tuple[int, int]) -> Tensor:
 
 def noise_weight(small: np.ndarray) -> float:
     """The global factor of the gate: 1 for a clean input, 0 for a noisy one (see module doc)."""
-    return noise_ramp(float(image_noise_sigma(small).max()) * 255.0, NOISE_FREE_GREY)
+    return noise_ramp(grey_levels(image_noise_sigma(small)), NOISE_FREE_GREY)
 
 
 def _project(x0: Tensor, y: Tensor, weight: float, iterations: int) -> tuple[Tensor, Tensor]:
