@@ -501,8 +501,33 @@ def test_trainer_passes_the_family_settings(monkeypatch):
     fake.cfg = TrainConfig(families=True, exclude_generators=(("blur", ("defocus",)),))
     fake.gdev, fake.mcfg = torch.Generator(), type("M", (), {"types": D.DEGRADATION_TYPES})()
     with pytest.raises(StopIteration):
-        T.Trainer.losses(fake, torch.zeros(1, 3, 8, 8))
+        T.Trainer.degrade(fake, torch.zeros(1, 3, 8, 8))
     assert seen["families"] is True and seen["exclude"] == {"blur": ("defocus",)}
+
+
+def test_family_share_splits_the_batch(monkeypatch):
+    from restore.training import trainer as T
+
+    calls = []
+
+    def spy(x, generator, **kw):
+        calls.append((x.shape[0], kw["families"], kw["exclude"]))
+        return D.degrade(x, {}, seed=0)
+
+    monkeypatch.setattr(T, "sample", spy)
+    fake = type("Fake", (), {})()
+    fake.gdev, fake.mcfg = torch.Generator(), type("M", (), {"types": D.DEGRADATION_TYPES})()
+    held = (("blur", ("defocus",)),)
+    fake.cfg = TrainConfig(families=True, family_share=0.5, exclude_generators=held)
+    image, labels = T.Trainer.degrade(fake, torch.rand(8, 3, 8, 8))
+    assert calls == [(4, True, {"blur": ("defocus",)}), (4, False, {})]
+    assert image.shape == (8, 3, 8, 8) and labels.shape[0] == 8
+    calls.clear()
+    fake.cfg = TrainConfig(families=False, family_share=0.5)
+    T.Trainer.degrade(fake, torch.rand(8, 3, 8, 8))
+    assert calls == [(8, False, {})], "without families the share changes nothing"
+    with pytest.raises(ValueError, match="family_share"):
+        TrainConfig(family_share=1.5)
 
 
 # --------------------------------------------------------------------------- sheet and benchmark

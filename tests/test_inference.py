@@ -244,3 +244,53 @@ def test_shipped_ndr_reads_a_sky_tile_as_the_whole_photo_does() -> None:
     blocks = diff.reshape(8, 64, 8, 64).mean(axis=(1, 3))  # mean change per 64-px block
     assert np.abs(blocks).max() < 3, f"a tile shifted by {np.abs(blocks).max():.1f} grey levels"
     assert np.abs(diff).mean() < 1.0
+
+
+def test_refine_names_the_refinements_to_run() -> None:
+    from restore.inference.restorer import REFINEMENTS, refinement_set
+
+    assert refinement_set(True) == set(REFINEMENTS) and refinement_set(False) == set()
+    assert refinement_set(["haze"]) == {"haze"} and refinement_set("wiener") == {"wiener"}
+    with pytest.raises(ValueError, match="unknown refinements"):
+        refinement_set(["sharpen"])
+    r = Restorer.from_config(preset("ndr-tiny"), seed=1)
+    img = (np.random.default_rng(2).random((64, 80, 3)) * 255).astype(np.uint8)
+    assert np.array_equal(r.restore(img, refine=list(REFINEMENTS)), r.restore(img))
+    assert np.array_equal(r.restore(img, refine=[]), r.restore(img, refine=False))
+    assert np.array_equal(r.restore(img, upscale=2, refine=["wiener", "haze"]), r.restore(img, upscale=2, refine=False))
+    assert not np.array_equal(r.restore(img, refine=["wiener"]), r.restore(img, refine=False)), "Wiener ran"
+
+
+def test_evaluation_columns_leave_one_refinement_out() -> None:
+    from restore.evaluation.evaluate import SUFFIXES, refine_argument
+
+    assert refine_argument("ndr-restore") is True and refine_argument("dfpir:raw") is False
+    assert refine_argument("ndr-restore:no-haze") == ("wiener", "backproject")
+    assert ":no-backproject" in SUFFIXES
+
+
+def test_precision_auto_follows_the_cpu_and_the_environment(monkeypatch) -> None:
+    from restore.inference import restorer as R
+
+    assert R.cpu_has_native_bf16("flags\t: fpu sse avx512f avx512_bf16\n")
+    assert R.cpu_has_native_bf16("flags : fpu amx_bf16 amx_tile\n")
+    assert not R.cpu_has_native_bf16("flags : fpu sse avx2\n")
+    monkeypatch.setattr(R, "cpu_has_native_bf16", lambda cpuinfo=None: True)
+    monkeypatch.delenv("RESTORE_PRECISION", raising=False)
+    assert R.resolve_precision(None, torch.device("cpu")) == "bf16"
+    assert R.resolve_precision(None, torch.device("cuda")) == "fp32"
+    monkeypatch.setenv("RESTORE_PRECISION", "fp32")
+    assert R.resolve_precision(None, torch.device("cpu")) == "fp32"
+    assert R.resolve_precision("bf16", torch.device("cpu")) == "bf16"
+    with pytest.raises(ValueError, match="precision"):
+        R.resolve_precision("fp8", torch.device("cpu"))
+
+
+def test_bf16_inference_stays_close_to_fp32() -> None:
+    img = (np.random.default_rng(4).random((72, 88, 3)) * 255).astype(np.uint8)
+    fp32 = Restorer.from_config(preset("ndr-tiny"), seed=2)
+    bf16 = Restorer(fp32.model, fp32.config, name="bf16", precision="bf16")
+    assert fp32.precision == "fp32" and bf16.precision == "bf16"
+    a, b = fp32.restore(img).astype(int), bf16.restore(img).astype(int)
+    assert a.shape == b.shape and b.dtype != object
+    assert np.abs(a - b).mean() < 2.0, "bf16 moves the output by a few grey levels at most"

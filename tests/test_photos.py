@@ -114,21 +114,50 @@ def test_import_folder_rejects_name_clash_and_empty_folder(tmp_path: Path) -> No
         photos.import_folder(tmp_path / "empty", tmp_path / "out")
 
 
+VAL_PHOTOS = {
+    "Picture_0B_by_freespace": "c8c0ab18e48d9e0419fe42881112137f3afafc27dfddc29ec3a6d54c56d225ad",
+    "picosdeeuropa_by_Aitzol_Berasategi": "414d0072b2f6f2c555deafeaef6e45c4fed6fa9ad26eba6560ca8803959cf97a",
+    "seeding_by_Clements_Engelhardt": "a5634d1ab5e41a3568e92d4a894a500c92b891f9ff734e50bd224d6e185a605f",
+}
+
+
 def test_manifest_integrity() -> None:
     manifest = photos.load_manifest()
     entries = manifest["photos"]
-    assert len(entries) == 38
-    assert len({e["name"] for e in entries}) == 38
-    assert [e["split"] for e in entries].count("val") == 3
-    assert [e["split"] for e in entries].count("train") == 35
+    assert len(entries) >= 150
+    assert len({e["name"] for e in entries}) == len(entries)
+    assert len({e["sha256"] for e in entries}) == len(entries)
+    # the validation split is frozen: the training chain compares scores on exactly these 3 photos
+    assert {e["name"]: e["sha256"] for e in entries if e["split"] == "val"} == VAL_PHOTOS
+    assert all(e["split"] in ("train", "val") for e in entries)
     for e in entries:
+        assert e["package"] in manifest["packages"], e["name"]
         assert e["license"] and e["author"] and e["copyright"], e["name"]
         assert e["version"] == manifest["packages"][e["package"]]["version"]
-        assert e["member"].startswith("usr/share/") and e["member"].endswith(".jpg")
+        assert e["member"].startswith("usr/share/") and e["member"].endswith((".jpg", ".png")), e["name"]
         assert re.fullmatch(r"[0-9a-f]{64}", e["sha256"])
-        assert e["width"] >= 1024 and e["height"] >= 1024
+        assert min(e["width"], e["height"]) // manifest["scale"] >= 512, e["name"]
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", e["name"]), e["name"]
+    for name, package in manifest["packages"].items():
+        assert package["copyright_file"] == f"usr/share/doc/{name}/copyright"
+        if "archive" in package:
+            assert package["archive"] in manifest["archives"], name
     val = {e["name"] for e in entries if e["split"] == "val"}
     assert {source for _, source, _, _ in examples.EXAMPLE_CROPS} <= val
+
+
+def test_apt_options_keep_another_archive_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(debian, "_run", lambda cmd, **_: calls.append(cmd) or "")
+    monkeypatch.setattr(debian, "_UPDATED", set())
+    archive = {"uri": "http://example.invalid/debian", "suite": "trixie", "components": "main", "keyring": "/k.gpg"}
+    options = debian.apt_options("x", archive, tmp_path, {"x": archive})
+    root = (tmp_path / ".apt" / "x").resolve()
+    assert f"-oDir::State::Lists={root / 'lists'}" in options
+    assert "signed-by=/k.gpg] http://example.invalid/debian trixie main" in (root / "sources.list").read_text()
+    assert calls == [["apt-get", *options, "update"]]
+    debian.apt_options("x", archive, tmp_path, {"x": archive})
+    assert len(calls) == 1  # the lists are fetched once per process
 
 
 def test_missing_apt_get_points_to_from(

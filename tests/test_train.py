@@ -444,6 +444,37 @@ def test_chain_rule_needs_a_mean_gain_and_no_large_loss():
     assert not is_better(Score({"noise": 30.0, "haze": 19.9}, 4.9, harm=8.0), harmful)[0], "less harm, 0.1 dB less"
 
 
+def test_chain_rule_judges_the_families_when_both_scores_have_them():
+    from restore.training.chain import Score, is_better
+
+    shipped = Score({"noise": 30.0, "rain": 28.0}, 5.0, family_psnr={"noise": 25.0, "rain": 24.0}, family_gain=3.0)
+    # Worse on the one original synthesis, better over the whole families: the families decide.
+    broader = Score({"noise": 30.5, "rain": 27.0}, 4.8, family_psnr={"noise": 26.0, "rain": 24.1}, family_gain=3.5)
+    ok, reason = is_better(broader, shipped)
+    assert ok, reason
+    narrower = Score({"noise": 31.0, "rain": 29.0}, 6.0, family_psnr={"noise": 25.0, "rain": 23.0}, family_gain=2.5)
+    assert not is_better(narrower, shipped)[0]
+    # An old score without the family validation: the original synthesis decides.
+    assert not is_better(broader, Score({"noise": 30.0, "rain": 28.0}, 5.0))[0]
+
+
+def test_family_validation_scores_every_generator():
+    from restore.synthesis import families
+    from restore.training.validation import validate, validate_families
+
+    class Identity(torch.nn.Module):
+        def forward(self, x):
+            return x, {}
+
+    crops = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    val = validate_families(Identity(), crops)
+    assert set(val) == {t for t in families.FAMILIES} | {f"{t}_input" for t in families.FAMILIES}
+    for t in families.FAMILIES:
+        assert val[t] == val[f"{t}_input"], "the identity restores nothing"
+    assert validate_families(Identity(), crops) == val, "fixed seeds"
+    assert val != {k: v for k, v in validate(Identity(), crops).items()}, "more than generator 0"
+
+
 def test_scene_tones_keep_shape_range_and_untouched_samples():
     from restore.synthesis.scenes import tone_scenes
 

@@ -1,8 +1,12 @@
 """The manifest's photographs from Debian packages: ``apt-get download`` and ``dpkg-deb``, no install.
 
+Most packages come from the system's own apt sources (Debian bookworm); a package whose manifest
+entry names an ``"archive"`` (Debian trixie, Ubuntu noble) is downloaded through a private apt
+configuration under ``<cache>/.apt`` (:func:`apt_options`), so nothing on the system changes.
+
 :func:`fetch_packages` downloads each package that still has photos to write (kept in a cache
 folder), reads them straight out of its data tarball, checks them against the sha256 and size in
-``restore/photos_manifest.json``, and writes them downsized as PNG. The command line is
+``restore/data/photos_manifest.json``, and writes them downsized as PNG. The command line is
 ``python -m restore.data.photos`` (:mod:`restore.data.photos`).
 """
 
@@ -129,14 +133,68 @@ def _run(cmd: list[str], cwd: Path | None = None, hint: str = "") -> str:
     return proc.stdout
 
 
-def fetch_deb(package: str, version: str, cache: Path) -> Path:
+def apt_options(name: str, archive: Mapping[str, Any], cache: Path, archives: Mapping[str, Any]) -> list[str]:
+    """``apt-get`` options for a private view of another archive (e.g. Debian trixie, Ubuntu noble).
+
+    Everything apt keeps for it (sources list, package lists, keyring) lives under
+    ``<cache>/.apt/<name>``; the system's own apt configuration and state are never touched. The
+    archive's keyring is either a path on this system (``keyring``) or a file taken from a package
+    of another archive (``keyring_from``: ``package``, ``archive``, ``member``), e.g. Debian's
+    ``ubuntu-keyring``. The package lists are fetched with ``apt-get update`` once per process.
+    """
+    root = (cache / ".apt" / name).resolve()
+    if "keyring_from" in archive:
+        source = archive["keyring_from"]
+        keyring = root / PurePosixPath(source["member"]).name
+        if not keyring.is_file():
+            deb = fetch_deb(source["package"], "", cache, source.get("archive"), archives)
+            with tempfile.TemporaryDirectory() as tmp:
+                _run(["dpkg-deb", "-x", str(deb), tmp])
+                root.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(tmp) / source["member"], keyring)
+    else:
+        keyring = Path(archive["keyring"])
+    for sub in ("lists/partial", "cache/archives/partial"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    sources = root / "sources.list"
+    sources.write_text(
+        f"deb [arch=amd64 signed-by={keyring}] {archive['uri']} {archive['suite']} {archive['components']}\n"
+    )
+    options = [
+        f"-oDir::Etc::SourceList={sources}",
+        "-oDir::Etc::SourceParts=/nonexistent",
+        f"-oDir::State::Lists={root / 'lists'}",
+        f"-oDir::Cache={root / 'cache'}",
+        "-oAPT::Architectures::=amd64",  # the wallpapers are Architecture: all, listed under amd64
+        "-oAcquire::Languages=none",
+    ]
+    if name not in _UPDATED:
+        _run(["apt-get", *options, "update"], hint=f"; check that {archive['uri']} can be reached")
+        _UPDATED.add(name)
+    return options
+
+
+_UPDATED: set[str] = set()
+
+
+def fetch_deb(
+    package: str,
+    version: str,
+    cache: Path,
+    archive: str | None = None,
+    archives: Mapping[str, Any] | None = None,
+) -> Path:
     """Return a cached ``.deb`` of ``package``, downloading it with ``apt-get download`` if needed.
 
     The exact ``version`` is preferred; if apt no longer offers it, the current one is taken and
-    the checksums decide later whether its photos still match.
+    the checksums decide later whether its photos still match. ``archive`` names an entry of
+    ``archives`` (the manifest's ``"archives"``) for a package that the system's apt sources do
+    not carry; see :func:`apt_options`. An empty ``version`` takes any cached or current one.
     """
     cache.mkdir(parents=True, exist_ok=True)
     cached = sorted(cache.glob(f"{package}_*.deb"))
+    if cached and not version:
+        return cached[-1]
     for deb in cached:
         if (
             _run(["dpkg-deb", "-f", str(deb), "Version"], hint=f"; delete {deb} to download it again").strip()
@@ -144,14 +202,21 @@ def fetch_deb(package: str, version: str, cache: Path) -> Path:
         ):
             return deb
     hint = "; run `apt-get update` as root and check the network, or use --from DIR with your own photos"
+    options = apt_options(archive, (archives or {})[archive], cache, archives or {}) if archive else []
     with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp:
         try:
-            _run(["apt-get", "download", f"{package}={version}"], cwd=Path(tmp), hint=hint)
+            _run(
+                ["apt-get", *options, "download", f"{package}={version}" if version else package],
+                cwd=Path(tmp),
+                hint=hint,
+            )
         except PhotoError as err:
+            if not version:
+                raise
             log.warning(
                 "%s=%s could not be downloaded (%s); trying the current version", package, version, err.args[0][:80]
             )
-            _run(["apt-get", "download", package], cwd=Path(tmp), hint=hint)
+            _run(["apt-get", *options, "download", package], cwd=Path(tmp), hint=hint)
         (deb,) = Path(tmp).glob("*.deb")
         final = cache / deb.name
         os.replace(deb, final)
@@ -180,8 +245,9 @@ def fetch_packages(out: Path, cache: Path, scale: int = 2, manifest: Mapping[str
     if todo:
         require_tools()
     for package in sorted({p["package"] for p in todo}):
-        version = manifest["packages"][package]["version"]
-        deb = fetch_deb(package, version, cache)
+        entry = manifest["packages"][package]
+        version = entry["version"]
+        deb = fetch_deb(package, version, cache, entry.get("archive"), manifest.get("archives"))
         deb_version = _run(["dpkg-deb", "-f", str(deb), "Version"]).strip()
         with tempfile.TemporaryDirectory() as tmp:
             tar_path = Path(tmp) / "data.tar"

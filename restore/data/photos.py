@@ -1,7 +1,8 @@
 """Clean training photographs: fetch them from Debian packages, or import a folder of your own.
 
-The default source is 38 freely licensed photographs shipped in four Debian packages, listed with
-their licences and checksums in ``restore/photos_manifest.json``. Each is downsized by ``--scale``
+The default source is 155 freely licensed photographs shipped in wallpaper packages of Debian
+(bookworm, trixie) and Ubuntu (noble), listed with their licences and checksums in
+``restore/data/photos_manifest.json``; 3 of them are the fixed validation split. Each is downsized by ``--scale``
 (default 2) with an area filter, which averages away the JPEG blocking and ringing of the
 originals, and written as PNG under ``<out>/train`` or ``<out>/val``::
 

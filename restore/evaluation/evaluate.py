@@ -7,8 +7,9 @@ same inputs. Scores are RGB, full image (see :mod:`restore.evaluation.metrics`).
 
 A model is anything with ``restore(img, upscale=..., [task=...]) -> uint8 RGB``; a name ending in
 ``:oracle`` is also told the true degradation types (``task=case.types``), one ending in ``:raw``
-is scored without the Wiener refinement (``refine=False``: the network alone), and ``:dominant``
-routes DFPIR by its most likely type.
+is scored without the refinements (``refine=False``: the network alone), one ending in
+``:no-wiener``, ``:no-haze`` or ``:no-backproject`` with all refinements but that one (what each
+one earns), and ``:dominant`` routes DFPIR by its most likely type.
 """
 
 from __future__ import annotations
@@ -39,7 +40,22 @@ ORACLE_SUFFIX = ":oracle"
 DOMINANT_SUFFIX = ":dominant"
 #: The network alone, without the Wiener refinement that follows it by default.
 RAW_SUFFIX = ":raw"
-SUFFIXES = (ORACLE_SUFFIX, DOMINANT_SUFFIX, RAW_SUFFIX)
+#: The default pipeline minus one refinement (``ndr-restore:no-haze``): what each one earns.
+#: The names are ``restore.inference.restorer.REFINEMENTS`` (not imported: this module loads no torch).
+REFINEMENTS = ("wiener", "haze", "backproject")
+WITHOUT_SUFFIXES = tuple(f":no-{r}" for r in REFINEMENTS)
+SUFFIXES = (ORACLE_SUFFIX, DOMINANT_SUFFIX, RAW_SUFFIX, *WITHOUT_SUFFIXES)
+
+
+def refine_argument(name: str) -> bool | tuple[str, ...]:
+    """``restore``'s ``refine`` for a column name: False for ``:raw``, all refinements but one for
+    ``:no-<refinement>``, else True (all)."""
+    if name.endswith(RAW_SUFFIX):
+        return False
+    for r in REFINEMENTS:
+        if name.endswith(f":no-{r}"):
+            return tuple(x for x in REFINEMENTS if x != r)
+    return True
 INPUT = "input"
 CHAIN = "chain"
 
@@ -67,8 +83,9 @@ def _model_method(name: str, restorer: RestorerLike) -> Method:
         return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, task=c.types))
     if name.endswith(DOMINANT_SUFFIX):
         return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, routing="dominant"))
-    if name.endswith(RAW_SUFFIX):
-        return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, refine=False))
+    refine = refine_argument(name)
+    if refine is not True:
+        return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale, refine=refine))
     return Method(name, lambda s, c: restorer.restore(s.image, upscale=c.upscale))
 
 

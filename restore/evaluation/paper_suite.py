@@ -39,7 +39,13 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from restore.evaluation.evaluate import DOMINANT_SUFFIX, ORACLE_SUFFIX, RAW_SUFFIX, RestorerLike, load_restorers
+from restore.evaluation.evaluate import (
+    DOMINANT_SUFFIX,
+    ORACLE_SUFFIX,
+    RestorerLike,
+    load_restorers,
+    refine_argument,
+)
 from restore.evaluation.metrics import psnr, ssim
 
 logger = logging.getLogger(__name__)
@@ -340,8 +346,9 @@ def build_samples(root: Path, cases: Sequence[PaperCase] = CASES, limit: int | N
 
 def _restore(name: str, restorer: RestorerLike, case: PaperCase, img: np.ndarray) -> np.ndarray:
     kwargs: dict[str, object] = {"upscale": case.scale}
-    if name.endswith(RAW_SUFFIX):
-        kwargs["refine"] = False
+    refine = refine_argument(name)
+    if refine is not True:
+        kwargs["refine"] = refine
     elif name.endswith(ORACLE_SUFFIX):
         kwargs["task"] = case.types
     elif name.endswith(DOMINANT_SUFFIX):

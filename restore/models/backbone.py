@@ -54,6 +54,7 @@ class UNet(nn.Module):
         # Zero residual at init: the network starts as the identity and learns the correction.
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.fine = FineBranch(cfg, top) if cfg.fine_width else None
         self.affine: nn.Conv2d | None = None
         if cfg.affine_head:
             self.affine = nn.Conv2d(top, 6, 3, padding=1)  # log-gain (3) and offset (3)
@@ -75,17 +76,58 @@ class UNet(nn.Module):
         skips, h = self.encode_skips(x)
         return skips, self.latent(h)
 
-    def decode(self, latent: Tensor, skips: list[Tensor]) -> Tensor:
+    def decode(self, latent: Tensor, skips: list[Tensor], z: Tensor | None = None) -> Tensor:
         """Decoder over (possibly modulated) skips, coarse to fine; returns the output residual
-        (with the 6 affine channels appended when ``cfg.affine_head``)."""
+        (with the 6 affine channels appended when ``cfg.affine_head``). ``z``: the network's
+        (unshuffled) input, which the fine branch reads; required when there is one."""
         h = latent
         for j, (up, reduce, dec) in enumerate(zip(self.ups, self.reduces, self.decoders, strict=True)):
             h = up(h)
             h = dec(reduce(torch.cat([h, skips[2 - j]], dim=1)))
         h = self.refine(h)
+        res = self.out(h)
+        if self.fine is not None:
+            if z is None:
+                raise ValueError("this backbone has a fine branch: decode needs the input z")
+            res = res + self.fine(z, h)
         if self.affine is None:
-            return self.out(h)
-        return torch.cat([self.out(h), self.affine(h)], dim=1)
+            return res
+        return torch.cat([res, self.affine(h)], dim=1)
+
+
+class FineBranch(nn.Module):
+    """A light branch at twice the first level's resolution (``ModelConfig.fine_width``).
+
+    ``forward(z, top)``: ``z`` the input unshuffled by ``u`` ``(B, 3u^2, h, w)``, ``top`` the
+    decoder's last features ``(B, C, h, w)``; returns a residual in ``z``'s layout. The branch sees
+    the input unshuffled by ``u // 2`` (``(B, 3(u/2)^2, 2h, 2w)``) and works on that grid.
+    """
+
+    def __init__(self, cfg: ModelConfig, top: int) -> None:
+        super().__init__()
+        self.u = cfg.unshuffle
+        self.v = cfg.unshuffle // 2
+        io = 3 * self.v**2
+        c = cfg.fine_width
+        kw = {"heads": 1, "expansion": cfg.ffn_expansion}
+        self.embed = nn.Conv2d(io, c, 3, padding=1)
+        self.encoder = stage(cfg.block, c, cfg.fine_blocks, **kw)
+        self.up = Upsample(top, c, cfg.up_kernel)
+        self.reduce = nn.Conv2d(2 * c, c, 1)
+        self.decoder = stage(cfg.block, c, cfg.fine_blocks, **kw)
+        self.out = nn.Conv2d(c, io, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def _regrid(self, t: Tensor, src: int, dst: int) -> Tensor:
+        """Pixel-unshuffled by ``src`` -> by ``dst`` (through the full-resolution layout)."""
+        t = F.pixel_shuffle(t, src) if src > 1 else t
+        return F.pixel_unshuffle(t, dst) if dst > 1 else t
+
+    def forward(self, z: Tensor, top: Tensor) -> Tensor:
+        f = self.encoder(self.embed(self._regrid(z, self.u, self.v)))
+        g = self.decoder(self.reduce(torch.cat([self.up(top), f], dim=1)))
+        return self._regrid(self.out(g), self.v, self.u)
 
 
 def pad_to(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
@@ -144,4 +186,4 @@ class PlainNet(RestorationNet):
 
     def body(self, z: Tensor, **_: object) -> tuple[Tensor, dict]:
         skips, latent = self.unet.encode(z)
-        return self.unet.decode(latent, skips), {}
+        return self.unet.decode(latent, skips, z), {}

@@ -58,6 +58,13 @@ class ModelConfig:
             resolution, the encoder features barely see noise of sigma 15 on a textured photo.
         up_kernel: kernel of the decoder's upsampling convolutions (3: Restormer's; 1: 9x fewer
             weights, for the size-capped CPU presets).
+        fine_width: channels of the fine branch (0: none). The branch reads the input at twice the
+            resolution of the backbone's first level (pixel-unshuffled by ``unshuffle // 2``),
+            runs ``fine_blocks`` blocks, meets the decoder's last features upsampled 2x, runs
+            ``fine_blocks`` more and adds its own residual to the output. Its output convolution
+            starts at zero, so a trained backbone warm-starts unchanged. Detail the backbone's
+            coarse grid cannot draw (texture under noise, edges for SR and deblurring) lives there.
+        fine_blocks: blocks on each side (encoder, decoder) of the fine branch.
         affine_head: the decoder also predicts a smooth per-pixel gain and offset (at the
             unshuffled resolution, upsampled bilinearly): ``out = x * exp(gain) + offset +
             residual``. Haze (``J = (I - A(1 - t)) / t``) and low light are near-affine in the
@@ -92,6 +99,8 @@ class ModelConfig:
     estimator_noise: bool = False
     up_kernel: int = 3
     affine_head: bool = False
+    fine_width: int = 0
+    fine_blocks: int = 1
     types: tuple[str, ...] = DEGRADATION_TYPES
 
     def __post_init__(self) -> None:
@@ -103,6 +112,8 @@ class ModelConfig:
             raise ValueError("mults and heads need 4 entries, enc_blocks and dec_blocks 3")
         if not 0 < self.keep_ratio <= 1:
             raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio}")
+        if self.fine_width and self.unshuffle % 2:
+            raise ValueError(f"fine_width needs an even unshuffle (the branch works at unshuffle // 2), got {self.unshuffle}")
         if not self.types or len(set(self.types)) != len(self.types):
             raise ValueError(f"types must be distinct names, at least one, got {self.types}")
 

@@ -157,7 +157,7 @@ class DFPIR(RestorationNet):
         elif blind is not None:
             weights = torch.where(blind.view(-1, 1), guess, weights.to(guess.dtype))
         out = [blk(f, weights) for blk, f in zip(self.blocks, feats, strict=True)]
-        res = self.unet.decode(out[3], out[:3])
+        res = self.unet.decode(out[3], out[:3], z)
         return res, {"logits": logits, "weights": weights, "estimator_input": pooled}
 
     def _estimate(self, z: Tensor, feats: list[Tensor]) -> tuple[Tensor, Tensor]:

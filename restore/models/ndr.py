@@ -284,7 +284,7 @@ class NDRRestore(RestorationNet):
             maps.append(a)
             queries.append(e)
             modulated.append(di(skip, e, gate_means[level * n : (level + 1) * n] if gate_means else ()))
-        res = self.unet.decode(latent, modulated)
+        res = self.unet.decode(latent, modulated, z)
         return res, {"activations": maps, "queries": queries, **self._estimate(maps)}
 
     def _estimate(self, maps: list[Tensor]) -> dict[str, Tensor]:

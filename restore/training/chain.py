@@ -21,7 +21,7 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -33,7 +33,7 @@ from restore.resources import package_assets
 from restore.training import trainer
 from restore.training.estimator_fit import refit
 from restore.training.run_files import export
-from restore.training.validation import brightness_harm, validate
+from restore.training.validation import brightness_harm, validate, validate_families
 
 log = logging.getLogger(__name__)
 
@@ -50,31 +50,49 @@ MAX_MEAN_LOSS_DB = 0.05
 
 @dataclass(frozen=True)
 class Score:
-    """Validation of one weight file: PSNR (dB) per type and its mean gain over the inputs."""
+    """Validation of one weight file: PSNR (dB) per type and its mean gain over the inputs, on the
+    original synthesis (``psnr``, ``mean_gain``) and over every generator of each type's family
+    (``family_psnr``, ``family_gain``; empty and 0 where not measured), and the brightness harm."""
 
     psnr: dict[str, float]
     mean_gain: float
     harm: float = 0.0
+    family_psnr: dict[str, float] = field(default_factory=dict)
+    family_gain: float = 0.0
+
+
+def _per_type(val: dict[str, float]) -> tuple[dict[str, float], float]:
+    types = [k for k in val if f"{k}_input" in val]
+    gains = [val[t] - val[f"{t}_input"] for t in types]
+    return {t: val[t] for t in types}, round(sum(gains) / len(gains), 4)
 
 
 def score(weights: Path, data: Path, *, size: int = 256, grid: int = 2) -> Score:
-    """Blind validation PSNR of a weight file on the validation photos' ``grid x grid`` crops, and
-    its brightness harm on dark and bright scenes (:func:`.validation.brightness_harm`)."""
+    """Blind validation PSNR of a weight file on the validation photos' ``grid x grid`` crops (the
+    original synthesis and the whole families, :func:`.validation.validate_families`), and its
+    brightness harm on dark and bright scenes (:func:`.validation.brightness_harm`)."""
     model = load_weights(build_model(read_config(weights)), weights).eval()
     crops = trainer.validation_set(list_photos(data, "val"), size, torch.device("cpu"), grid)
-    val = validate(model, crops)
-    types = [k for k in val if f"{k}_input" in val]
-    gains = [val[t] - val[f"{t}_input"] for t in types]
-    return Score({t: val[t] for t in types}, round(sum(gains) / len(gains), 4), brightness_harm(model, crops))
+    psnr, gain = _per_type(validate(model, crops))
+    family_psnr, family_gain = _per_type(validate_families(model, crops))
+    return Score(psnr, gain, brightness_harm(model, crops), family_psnr, family_gain)
 
 
 def is_better(candidate: Score, shipped: Score) -> tuple[bool, str]:
     """The chain's rule for shipping. No type may lose more than :data:`MAX_TYPE_LOSS_DB`; then
     either the mean gain rises by :data:`MIN_GAIN_DB` with the brightness harm up by at most
     :data:`MAX_HARM_RISE`, or the harm falls by :data:`HARM_CUT` with the mean gain down by at most
-    :data:`MAX_MEAN_LOSS_DB`. Returns the verdict and its reason."""
-    delta = candidate.mean_gain - shipped.mean_gain
-    worst = min(candidate.psnr[t] - shipped.psnr[t] for t in shipped.psnr)
+    :data:`MAX_MEAN_LOSS_DB`. Returns the verdict and its reason.
+
+    The PSNRs and gains judged are the family validation's where both scores have one (every
+    generator of each type, :func:`.validation.validate_families`), else the original synthesis'."""
+    if candidate.family_psnr and shipped.family_psnr:  # judge the families: the degradation, not one synthesis
+        before, after = shipped.family_psnr, candidate.family_psnr
+        delta = candidate.family_gain - shipped.family_gain
+    else:
+        before, after = shipped.psnr, candidate.psnr
+        delta = candidate.mean_gain - shipped.mean_gain
+    worst = min(after[t] - before[t] for t in before)
     harm = candidate.harm - shipped.harm
     facts = f"mean gain {delta:+.3f} dB, worst type {worst:+.3f} dB, brightness harm {harm:+.2f} grey levels"
     if worst < -MAX_TYPE_LOSS_DB:
@@ -103,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 while other work goes on)")
     parser.add_argument("--weights-dir", type=Path, default=package_assets() / "weights", help="the shipped files")
     parser.add_argument("--refit-samples", type=int, default=0, help="refit the estimator head on N crops (0: no)")
+    parser.add_argument(
+        "--init", type=Path, help="a new run starts from these weights (default: the shipped file), e.g. a GPU export"
+    )
     parser.add_argument("--ship", action="store_true", help="copy the candidate over the shipped files if better")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -115,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     train_args = ["--config", str(args.config), "--data", str(args.data), "--out", str(run)]
     train_args += ["--minutes", f"{budget:.3f}", "--threads", str(args.threads), "--device", "cpu"]
     if not (run / "last.pt").is_file():
-        train_args += ["--init", str(shipped)]
+        train_args += ["--init", str(args.init or shipped)]
     t0 = time.perf_counter()
     trainer.main(train_args)
     refit_scores = refit(run, args.data, args.refit_samples) if args.refit_samples > 0 else None

@@ -50,6 +50,9 @@ class TrainConfig:
             ranges (``sample(..., families=True)``, see ``restore.synthesis.families``), so the
             network learns the degradation rather than one synthesis of it; False: generator 0
             of every type, the draws of the runs before families existed.
+        family_share: with ``families``, the share of each batch drawn from the families; the
+            rest is drawn as without them (generator 0 at the original ranges), so the original
+            synthesis (the app's, the public benchmark's) keeps its share of the training.
         exclude_generators: generators held out of the families, for leave-one-generator-out
             experiments (YAML: a mapping such as ``{blur: [defocus]}``; names from
             ``restore.synthesis.registry.generator_names``); needs ``families``.
@@ -92,6 +95,7 @@ class TrainConfig:
     p_clean: float = 0.02
     type_weights: tuple[tuple[str, float], ...] = ()
     families: bool = False
+    family_share: float = 1.0
     exclude_generators: tuple[tuple[str, tuple[str, ...]], ...] = ()
     scene_tone: float = 0.0
     predicted_label_fraction: float = 0.2
@@ -116,6 +120,8 @@ class TrainConfig:
             raise ValueError(f"val_grid={self.val_grid} must be at least 1")
         if self.type_weights:
             check_type_weights(dict(self.type_weights))
+        if not 0.0 <= self.family_share <= 1.0:
+            raise ValueError(f"family_share={self.family_share} must be in [0, 1]")
         if self.exclude_generators:
             check_exclude(dict(self.exclude_generators))
             if not self.families:

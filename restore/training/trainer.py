@@ -165,6 +165,7 @@ class Trainer:
             self.fwd_model = nn.parallel.DistributedDataParallel(self.model, device_ids=[device.index])
             if self.degrad_trains:
                 self.fwd_degrad = nn.parallel.DistributedDataParallel(self.degrad, device_ids=[device.index])
+        self._compile_pending = cfg.compile
         if cfg.compile:
             self.fwd_model = torch.compile(self.fwd_model)
 
@@ -216,7 +217,7 @@ class Trainer:
         self.step = int(ckpt["step"])
         self.elapsed = float(ckpt.get("elapsed", 0.0))
         self.init_from = json.loads(ckpt["init_from"]) if "init_from" in ckpt else None
-        self.g.set_state(ckpt["g"])
+        self.g.set_state(ckpt["g"].cpu())  # loaded onto the training device with the rest
         self.gdev.set_state(ckpt["gdev"].cpu())
         log.info("resumed %s at step %d", path, self.step)
         return True
@@ -287,17 +288,7 @@ class Trainer:
         loss = cfg.loss if progress < cfg.l1_from else "l1"
         if cfg.scene_tone > 0:
             clean = tone_scenes(clean, self.gdev, cfg.scene_tone)
-        d = sample(
-            clean,
-            self.gdev,
-            p_mixture=cfg.p_mixture,
-            p_clean=cfg.p_clean,
-            type_weights=dict(cfg.type_weights),
-            types=self.mcfg.types,
-            families=cfg.families,
-            exclude=dict(cfg.exclude_generators),
-        )
-        deg, labels = d.image, d.labels
+        deg, labels = self.degrade(clean)
         cuda = self.device.type == "cuda"
         if cuda:
             deg = deg.contiguous(memory_format=torch.channels_last)
@@ -324,7 +315,41 @@ class Trainer:
                 stats["loss_degrad"] = l_deg.item()
         return total, stats
 
+    def degrade(self, clean: Tensor) -> tuple[Tensor, Tensor]:
+        """A batch's degraded images and type labels: the first ``family_share`` of it drawn from
+        the degradation families (with ``families``), the rest from the original synthesis."""
+        cfg = self.cfg
+        n_family = round(clean.shape[0] * cfg.family_share) if cfg.families else 0
+        parts = []
+        for part, families in ((clean[:n_family], True), (clean[n_family:], False)):
+            if part.shape[0]:
+                d = sample(
+                    part,
+                    self.gdev,
+                    p_mixture=cfg.p_mixture,
+                    p_clean=cfg.p_clean,
+                    type_weights=dict(cfg.type_weights),
+                    types=self.mcfg.types,
+                    families=families,
+                    exclude=dict(cfg.exclude_generators) if families else {},
+                )
+                parts.append((d.image, d.labels))
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
     def train_step(self, progress: float | None = None) -> dict[str, float]:
+        """One optimiser step. With ``compile``, a compilation that fails at this process's first
+        step is logged and the run goes on eagerly (a GPU lease is too short to lose to it)."""
+        if self._compile_pending:
+            self._compile_pending = False
+            try:
+                return self._train_step(progress)
+            except Exception:
+                log.exception("torch.compile failed at the first step: training without it")
+                self.fwd_model = getattr(self.fwd_model, "_orig_mod", self.fwd_model)
+                self.opt.zero_grad(set_to_none=True)
+        return self._train_step(progress)
+
+    def _train_step(self, progress: float | None = None) -> dict[str, float]:
         cfg = self.cfg
         lr = lr_at(self.step, cfg, progress)
         for group in self.opt.param_groups:
@@ -345,8 +370,12 @@ class Trainer:
         return stats
 
     # ----------------------------------------------------------------- loop
-    def fit(self, minutes: float | None = None) -> None:
+    def fit(self, minutes: float | None = None, schedule_minutes: float | None = None) -> None:
+        """Train to ``cfg.steps`` or until ``minutes`` of training time (the run's total, resumed
+        time included). The learning-rate schedule ends at ``schedule_minutes`` (default
+        ``minutes``): a run split into chained calls gives the first call the whole length."""
         cfg = self.cfg
+        horizon = schedule_minutes if schedule_minutes is not None else minutes
         log_path = self.out / "log.jsonl"
         bar = None
         if self.rank == 0:
@@ -358,8 +387,8 @@ class Trainer:
         acc: dict[str, list[float]] = {}
         while self.step < cfg.steps:
             progress = None
-            if minutes is not None:
-                progress = max(self.step / cfg.steps, self.elapsed / (minutes * 60))
+            if horizon is not None:
+                progress = max(self.step / cfg.steps, self.elapsed / (horizon * 60))
             stats = self.train_step(progress)
             for k, v in stats.items():
                 acc.setdefault(k, []).append(v)
@@ -401,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/default"), help="run folder (checkpoints, log)")
     parser.add_argument("--steps", type=int, help="override the number of steps")
     parser.add_argument("--minutes", type=float, help="stop (and save) after this much training time")
+    parser.add_argument(
+        "--schedule-minutes", type=float, help="where the learning-rate schedule ends (default: --minutes)"
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (overrides the config)")
     parser.add_argument(
@@ -443,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(cfg, args.data, args.out, device, rank, world)
     if not trainer.resume() and args.init:
         trainer.warm_start(args.init)
-    trainer.fit(args.minutes)
+    trainer.fit(args.minutes, args.schedule_minutes)
     if world > 1:
         dist.destroy_process_group()
     return 0

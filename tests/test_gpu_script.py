@@ -1,0 +1,98 @@
+"""The GPU training script and its photo pack, checked on the CPU with the tiny configs (the
+developers' guide: try the GPU script on the CPU first), and the pack's size budget."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from restore.training.pack import pack, spread, thin
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_spread_orders_are_even_prefixes_of_every_index():
+    assert spread(1) == [0]
+    assert spread(8) == [0, 4, 2, 6, 1, 5, 3, 7]
+    for n in (3, 5, 12):
+        order = spread(n)
+        assert sorted(order) == list(range(n))
+        assert max(order[:2]) >= n // 2, "the first two tiles are far apart"
+
+
+def test_thin_takes_from_the_richest_photo_and_keeps_one_tile_each():
+    keep = thin([[10] * 6, [10] * 2, [10] * 1], 50)
+    assert [len(k) for k in keep] == [2, 2, 1]
+    assert [len(k) for k in thin([[10] * 3, [10] * 3], 1)] == [1, 1], "never a photo's last tile"
+    assert thin([[5, 5]], 100) == [[0, 1]], "under budget: everything"
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 3), ("val", 1)):
+        (root / split).mkdir()
+        for i in range(n):
+            img = (rng.random((160, 200, 3)) * 255).astype(np.uint8)
+            Image.fromarray(img).save(root / split / f"p{i}.png")
+    return root
+
+
+def test_pack_fits_the_budget_and_keeps_the_layout(photos, tmp_path):
+    out = tmp_path / "carry"
+    report = pack(photos, out, tile=64, quality=90, budget_mb=0.05)
+    files = sorted((out / "train").glob("*.jpg"))
+    assert report["train_tiles"] == len(files) >= 3, "at least one tile of every photo"
+    assert sum(f.stat().st_size for f in files) == report["train_bytes"] <= 0.05e6 * 0.9 or len(files) == 3
+    assert {f.name.split("_")[0] for f in files} == {"p0", "p1", "p2"}
+    assert all(Image.open(f).size == (64, 64) for f in files)
+    again = pack(photos, out, tile=64, quality=90, budget_mb=10)
+    assert again["train_tiles"] == 3 * 6 == len(list((out / "train").glob("*.jpg"))), "old tiles replaced"
+
+
+def test_pack_says_when_there_are_no_photos(tmp_path):
+    with pytest.raises(FileNotFoundError, match="restore.data.photos"):
+        pack(tmp_path, tmp_path / "out")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
+    carry = tmp_path / "carry"
+    pack(photos, carry, tile=96, quality=90, budget_mb=1)
+    work = tmp_path / "repo"  # the script works in its repository's runs/: use a scratch copy
+    for part in ("restore", "scripts", "configs"):
+        shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("__pycache__", "*.safetensors"))
+    out = tmp_path / "out"
+    env = dict(
+        os.environ,
+        CONFIGS="configs/gpu-tiny",
+        INIT="none",
+        DEVICE="cpu",
+        OUT=str(out),
+        DATA=str(carry),
+        PYTHON=sys.executable,
+        PYTHONPATH=str(work),
+        OMP_NUM_THREADS="1",
+    )
+    for stage in ("1", "2"):
+        proc = subprocess.run(
+            ["bash", "scripts/gpu_train.sh", stage, "0.03", "0.06", "tiny-ndr"],
+            cwd=work, env=env, capture_output=True, text=True, timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        with tarfile.open(out / "tiny-ndr.tar") as tar:
+            names = {Path(n).name for n in tar.getnames()}
+        assert {"ndr-restore.safetensors", "log.jsonl", f"stage{stage}.log"} <= names
+    summary = (out / "summary.txt").read_text()
+    assert "stage 2" in summary and "resume spent" in summary, summary
+    log = (work / "runs/gpu/tiny-ndr/stage2.log").read_text()
+    assert "resumed" in log
