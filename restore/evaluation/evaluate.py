@@ -32,6 +32,7 @@ from tqdm import tqdm
 from restore.evaluation.baselines import BASELINES, chain_for, restore_classical
 from restore.evaluation.benchmark import CASES, Case, Sample, benchmark_images, make_sample
 from restore.evaluation.metrics import psnr, ssim
+from restore.refinements import REFINEMENTS
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ DOMINANT_SUFFIX = ":dominant"
 #: The network alone, without the Wiener refinement that follows it by default.
 RAW_SUFFIX = ":raw"
 #: The default pipeline minus one refinement (``ndr-restore:no-haze``): what each one earns.
-#: The names are ``restore.inference.restorer.REFINEMENTS`` (not imported: this module loads no torch).
-REFINEMENTS = ("wiener", "haze", "backproject")
 WITHOUT_SUFFIXES = tuple(f":no-{r}" for r in REFINEMENTS)
 SUFFIXES = (ORACLE_SUFFIX, DOMINANT_SUFFIX, RAW_SUFFIX, *WITHOUT_SUFFIXES)
 

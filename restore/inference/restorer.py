@@ -4,7 +4,9 @@ strength, analyze). Inference keeps no state between calls and runs under ``torc
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from restore.models.config import ModelConfig
 from restore.models.dfpir import routing_weights
 from restore.models.weights import WeightsError, degrad_path, load_weights, read_config, read_metadata
 from restore.noise import grey_levels
+from restore.refinements import REFINEMENTS
 from restore.refinements.backproject import back_project, noise_weight
 from restore.refinements.haze import haze_pass, pass_weights, working_copy
 from restore.refinements.wiener import image_noise_sigma, wiener_refine
@@ -44,14 +47,20 @@ PRECISIONS = ("auto", "fp32", "bf16")
 PRECISION_ENV = "RESTORE_PRECISION"
 
 
+@functools.cache
+def _cpuinfo() -> str:
+    """``/proc/cpuinfo``, read once per process ("" where there is none)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     """Whether this CPU has bf16 arithmetic (AVX-512 BF16 or AMX), from ``/proc/cpuinfo``'s flags
     (False where it cannot be read: other systems run fp32)."""
     if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
+        cpuinfo = _cpuinfo()
     flags = set()
     for line in cpuinfo.splitlines():
         if line.startswith("flags"):
@@ -64,8 +73,6 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
     """"fp32" or "bf16" for ``precision`` (None: ``RESTORE_PRECISION``, else "auto"). "auto" is bf16
     on a CPU with native bf16 (there it is 1.4-2x faster and moves the paper suite by under 0.05 dB,
     see the model card), fp32 elsewhere (emulated bf16 is slower than fp32)."""
-    import os
-
     chosen = precision or os.environ.get(PRECISION_ENV) or "auto"
     if chosen not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {chosen!r}")
@@ -73,9 +80,6 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
         return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
     return chosen
 
-
-#: The classical refinements ``restore(refine=...)`` can run, by name.
-REFINEMENTS = ("wiener", "haze", "backproject")
 
 
 def refinement_set(refine: bool | Sequence[str]) -> frozenset[str]:

@@ -7,3 +7,7 @@ estimator needs it too and the networks import nothing from here).
 Owns: image processing that needs no network. May import: torch, numpy, OpenCV,
 ``restore.types``, ``restore.noise`` and ``restore.images``.
 """
+
+#: The refinements by name, as ``Restorer.restore(refine=[...])`` and the evaluation's
+#: ``:no-<name>`` columns take them (this package's ``__init__`` imports nothing heavy).
+REFINEMENTS = ("wiener", "haze", "backproject")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -19,6 +20,29 @@ def psnr_t(a: Tensor, b: Tensor) -> float:
     return float(psnr_torch(a.clamp(0, 1), b.clamp(0, 1)).clamp(max=100.0).mean())
 
 
+def _per_type(
+    model: nn.Module, clean: Tensor, draws: Callable[[int, str], list[tuple[dict, int]]]
+) -> dict[str, float]:
+    """PSNR of the restored and of the degraded crops per type, each the mean over the
+    ``(params, seed)`` draws that ``draws(index, type)`` gives (types with none are skipped)."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    types = getattr(getattr(model, "cfg", None), "types", DEGRADATION_TYPES)
+    for i, name in enumerate(types):
+        restored_psnr, input_psnr = [], []
+        for params, seed in draws(i, name):
+            d = degrade(clean, {name: params}, seed=seed)
+            restored, _ = model(d.image)
+            restored_psnr.append(psnr_t(restored, clean))
+            input_psnr.append(psnr_t(d.image, clean))
+        if restored_psnr:
+            out[name] = round(sum(restored_psnr) / len(restored_psnr), 3)
+            out[name + "_input"] = round(sum(input_psnr) / len(input_psnr), 3)
+    model.train(was_training)
+    return out
+
+
 @torch.no_grad()
 def validate(model: nn.Module, clean: Tensor) -> dict[str, float]:
     """PSNR (dB) per degradation type on the validation crops (default parameters, fixed seeds),
@@ -26,17 +50,7 @@ def validate(model: nn.Module, clean: Tensor) -> dict[str, float]:
 
     Every model runs blind here (DFPIR routes by its own estimator), as it does in the product.
     """
-    was_training = model.training
-    model.eval()
-    out = {}
-    types = getattr(getattr(model, "cfg", None), "types", DEGRADATION_TYPES)
-    for i, name in enumerate(types):
-        d = degrade(clean, {name: {}}, seed=1234 + i)
-        restored, _ = model(d.image)
-        out[name] = round(psnr_t(restored, clean), 3)
-        out[name + "_input"] = round(psnr_t(d.image, clean), 3)
-    model.train(was_training)
-    return out
+    return _per_type(model, clean, lambda i, name: [({}, 1234 + i)])
 
 
 @torch.no_grad()
@@ -49,23 +63,12 @@ def validate_families(model: nn.Module, clean: Tensor, seed: int = 2468) -> dict
     degradation, which is what transfers to photos made by other code. Types without a family
     (a registered 7th type) are skipped. Blind, like :func:`validate`.
     """
-    was_training = model.training
-    model.eval()
-    out = {}
-    types = getattr(getattr(model, "cfg", None), "types", DEGRADATION_TYPES)
-    for i, name in enumerate(types):
-        if name not in families.FAMILIES:
-            continue
-        restored_psnr, input_psnr = [], []
-        for kind in range(len(families.FAMILIES[name])):
-            d = degrade(clean, {name: families.example(name, kind)}, seed=seed + 97 * i + kind)
-            restored, _ = model(d.image)
-            restored_psnr.append(psnr_t(restored, clean))
-            input_psnr.append(psnr_t(d.image, clean))
-        out[name] = round(sum(restored_psnr) / len(restored_psnr), 3)
-        out[name + "_input"] = round(sum(input_psnr) / len(input_psnr), 3)
-    model.train(was_training)
-    return out
+
+    def draws(i: int, name: str) -> list[tuple[dict, int]]:
+        kinds = range(len(families.FAMILIES.get(name, ())))
+        return [(families.example(name, k), seed + 97 * i + k) for k in kinds]
+
+    return _per_type(model, clean, draws)
 
 
 @torch.no_grad()
