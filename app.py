@@ -301,7 +301,8 @@ def build_restore_tab(names: list[str], degraded: list[str]) -> None:
                     label=(
                         "Refinement after the network: a Wiener filter gives back fine texture smoothed away with"
                         " the noise, and hazy photos are also dehazed at the scale the network was trained on"
-                        " (1x); back-projection makes the result agree with your photo (2x, 4x)"
+                        " (1x); back-projection makes the result agree with your photo (2x, 4x); the tone lock"
+                        " keeps your photo's brightness and colours unless low light, haze or rain was found"
                     ),
                 )
             with gr.Row():

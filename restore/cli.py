@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the classical refinements after the network: at 1x the pilot-guided Wiener filter "
         "(restore.refinements.wiener) and, on hazy photos, the haze pass (restore.refinements.haze); gated "
-        "back-projection when upscaling (restore.refinements.backproject)",
+        "back-projection when upscaling (restore.refinements.backproject); and the tone lock, which keeps the "
+        "photo's brightness and colours unless low light, haze or rain was found (restore.refinements.tone)",
     )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

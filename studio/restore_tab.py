@@ -156,9 +156,14 @@ def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any]) -> str:
     if upscale != 1:
         weight = float(done.get("back_projection_weight", 0.0))
         if weight == 0.0:
-            return "Back-projection off: the input looks noisy, and matching it would bring the noise back."
+            return "Back-projection off: the input looks noisy, and matching it would bring the noise back." + _tone_note(
+                done
+            )
         note = "" if weight == 1.0 else f" at {weight:.0%} strength, as the input looks slightly noisy"
-        return f"Back-projection on{note}: downscaled, the result matches your photo where its tone was kept."
+        return (
+            f"Back-projection on{note}: downscaled, the result matches your photo where its tone was kept."
+            + _tone_note(done)
+        )
     note = f"Wiener refinement on (estimated noise: sigma {float(done.get('noise_sigma', 0.0)):.1f} grey levels)."
     haze_weight, carry_weight = float(done.get("haze_weight", 0.0)), float(done.get("haze_carry_weight", 0.0))
     if haze_weight > 0.0:
@@ -172,7 +177,18 @@ def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any]) -> str:
             f" Haze pass on{share}: the network also dehazed a {WORK_SIDE}-px copy, the scale it was trained"
             f" on, and that correction was {how}."
         )
-    return note
+    return note + _tone_note(done)
+
+
+def _tone_note(done: Mapping[str, Any]) -> str:
+    """What the tone lock did (``done["tone_lock_weights"]``: brightening, darkening), as a sentence
+    with a leading space; empty where it did not run."""
+    up, down = done.get("tone_lock_weights", (0.0, 0.0))
+    if max(up, down) < 0.5:
+        return ""
+    if min(up, down) >= 0.5:
+        return " Tone lock on: no low light or haze found, so your photo's brightness and colours were kept."
+    return " Tone lock on against brightening: removing rain may darken your photo, nothing else may shift its tone."
 
 
 def compare_sides(names: list[str]) -> tuple[str, str]:

@@ -265,8 +265,9 @@ def test_evaluation_columns_leave_one_refinement_out() -> None:
     from restore.evaluation.evaluate import SUFFIXES, refine_argument
 
     assert refine_argument("ndr-restore") is True and refine_argument("dfpir:raw") is False
-    assert refine_argument("ndr-restore:no-haze") == ("wiener", "backproject")
-    assert ":no-backproject" in SUFFIXES
+    assert refine_argument("ndr-restore:no-haze") == ("wiener", "tone", "backproject")
+    assert refine_argument("dfpir:no-tone") == ("wiener", "haze", "backproject")
+    assert ":no-backproject" in SUFFIXES and ":no-tone" in SUFFIXES
 
 
 def test_precision_auto_follows_the_cpu_and_the_environment(monkeypatch) -> None:

@@ -14,7 +14,7 @@ from PIL import Image
 import restore.training.trainer as T
 from restore.models import build_degrad, build_model
 from restore.models.config import preset
-from restore.models.weights import load_weights, read_config, read_metadata
+from restore.models.weights import load_weights, read_config, read_metadata, read_state
 from restore.synthesis.registry import DEGRADATION_TYPES, degrade
 from restore.training.config import TrainConfig, load_train_config
 from restore.training.estimator_fit import refit
@@ -529,3 +529,40 @@ def test_chain_resumes_or_starts_from_the_shipped_weights_and_ships_only_when_be
     step = verdict["step"]
     assert C.main([*argv[:-1]]) == 0, "a second call resumes the run folder"
     assert json.loads((chain / "chain.json").read_text())["step"] >= step
+
+
+def test_a_chain_link_of_zero_minutes_only_refits_the_estimator(photos, run, tmp_path):
+    """``--minutes 0 --refit-samples N``: the network as shipped, a new estimator head fitted on
+    toned scenes, recorded in the export's metadata."""
+    import restore.training.chain as C
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shipped = _shipped_tiny(run, weights)
+    chain = tmp_path / "refit"
+    argv = ["--name", "ndr-restore", "--config", str(TINY), "--minutes", "0", "--run", str(chain)]
+    argv += ["--data", str(photos), "--weights-dir", str(weights), "--refit-samples", "16"]
+    argv += ["--refit-patch", "32", "--refit-scene-tone", "0.5", "--refit-family-share", "0.5"]
+    assert C.main(argv) == 0
+    verdict = json.loads((chain / "chain.json").read_text())
+    facts = json.loads(read_metadata(shipped)["training"])
+    assert verdict["step"] == facts["steps"], "nothing was trained"
+    assert verdict["estimator_refit"]["scene_tone"] == 0.5 and verdict["estimator_refit"]["family_share"] == 0.5
+    before = read_state(shipped)
+    after = read_state(chain / "export" / "ndr-restore.safetensors")
+    assert all(torch.equal(after[k], v) for k, v in before.items() if not k.startswith("estimator."))
+    assert any(not torch.equal(after[k], v) for k, v in before.items() if k.startswith("estimator."))
+    exported = json.loads(read_metadata(chain / "export" / "ndr-restore.safetensors")["training"])
+    assert exported["estimator_refit"]["scene_tone"] == 0.5
+
+
+def test_refit_crops_can_be_toned_scenes(photos):
+    """Toned clean crops keep the label "no type": a dark scene is not low light."""
+    from restore.data.photos import list_photos
+    from restore.training.estimator_fit import collect
+
+    g = torch.Generator().manual_seed(0)
+    model = build_model(preset("ndr-tiny"))
+    sampler = T.PatchSampler(list_photos(photos, "train"), 32, torch.device("cpu"), g)
+    x, y = collect(model, sampler, g, 8, 4, 0.25, p_clean=1.0, scene_tone=1.0, family_share=0.5)
+    assert x.shape[0] == 8 and torch.equal(y, torch.zeros(8, len(DEGRADATION_TYPES)))

@@ -25,6 +25,7 @@ from restore.noise import grey_levels
 from restore.refinements import REFINEMENTS
 from restore.refinements.backproject import back_project, noise_weight
 from restore.refinements.haze import haze_pass, pass_weights, working_copy
+from restore.refinements.tone import lock_weights, tone_lock
 from restore.refinements.wiener import image_noise_sigma, wiener_refine
 from restore.resources import weights_dir
 
@@ -389,11 +390,16 @@ class Restorer:
                 pixels when haze is its only fault, to the low frequencies only otherwise. At
                 ``upscale > 1`` gated back-projection (:mod:`restore.refinements.backproject`) makes the output
                 agree with the small input when downscaled, where the input's only fault is its size.
+                At every scale the tone lock (:mod:`restore.refinements.tone`) takes back the
+                network's shifts of the photo's overall brightness and colour unless the estimator
+                finds low light or haze (or, for darkening, rain).
                 A collection of names from :data:`REFINEMENTS` (``"wiener"``, ``"haze"``,
-                ``"backproject"``) runs only those (to measure what each one earns).
+                ``"tone"``, ``"backproject"``) runs only those (to measure what each one earns).
             report: if given, filled with what the refinements did: ``"haze_weight"`` and
                 ``"haze_carry_weight"`` (0..1, the haze pass's share and its carry's share within
-                it); when they ran, ``"noise_sigma"`` (the Wiener filter's luminance sigma, grey
+                it); ``"tone_lock_weights"`` (brightening, darkening: 0..1, the shares of the
+                network's tone shifts the tone lock took back) when it ran; when they ran,
+                ``"noise_sigma"`` (the Wiener filter's luminance sigma, grey
                 levels) and ``"back_projection_weight"`` (its noise gate, 0..1); when the type
                 probabilities were needed, ``"probabilities"``.
             max_megapixels: the size limit for the input and, when upscaling, for the result;
@@ -424,8 +430,9 @@ class Restorer:
             rgb = cv2.resize(rgb, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
         use = refinement_set(refine)
         weights, probs = self._routing(rgb, task, routing)
-        noise_sigma = image_noise_sigma(rgb) if use & {"wiener", "haze"} and upscale == 1 else None
-        sigma = noise_sigma if "wiener" in use else None  # what the Wiener refinement reads
+        # the input's noise level (per opponent channel), measured before any upscaling
+        noise_sigma = image_noise_sigma(small) if use & {"wiener", "haze", "tone"} else None
+        sigma = noise_sigma if "wiener" in use and upscale == 1 else None  # what the Wiener refinement reads
         h, w = rgb.shape[:2]
         if tile is None:
             tile = auto_tile(h, w)
@@ -440,12 +447,14 @@ class Restorer:
                 progress(1, 1)
         else:
             out = self._tiled(rgb, tile, overlap, weights, progress, sigma)
-        if "haze" in use and upscale == 1 and (probs is not None or self.has_estimator):
-            if probs is None and logits and max(h, w) <= ANALYZE_SIDE:
+        wants_probs = ("haze" in use and upscale == 1) or "tone" in use
+        if wants_probs and probs is None and self.has_estimator:
+            if logits and max(h, w) <= ANALYZE_SIDE:
                 # analyze() would run this very forward pass: reuse its estimate
                 probs = dict(zip(self.types, torch.sigmoid(logits[0]).float().cpu().tolist(), strict=True))
-            if probs is None:
+            else:
                 probs = self._analyze(rgb).probabilities
+        if "haze" in use and upscale == 1 and probs is not None:
             weight, carry_weight = pass_weights(probs, grey_levels(noise_sigma))
             if report is not None:
                 report.update(haze_weight=weight, haze_carry_weight=carry_weight, probabilities=dict(probs))
@@ -453,6 +462,11 @@ class Restorer:
                 small = working_copy(rgb)
                 ys = self._run(self._tensor(small), weights)[0].permute(1, 2, 0).float().cpu().numpy()
                 out = haze_pass(rgb, small, ys, out, weight, carry_weight)
+        if "tone" in use and probs is not None:
+            lock = lock_weights(probs)
+            out = tone_lock(rgb, out, lock, grey_levels(noise_sigma) / 255.0)
+            if report is not None:
+                report.update(tone_lock_weights=lock, probabilities=dict(probs))
         if report is not None:
             report.setdefault("haze_weight", 0.0)
             report.setdefault("haze_carry_weight", 0.0)

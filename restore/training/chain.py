@@ -4,8 +4,10 @@
 
 1. Resumes the run folder (``runs/chain-<name>`` by default) from its ``last.pt``, or starts it
    from the shipped weights (``--init``) when there is none.
-2. Trains for ``--minutes`` more minutes of training time (the schedule ends with the budget).
-3. Optionally refits the estimator head (``--refit-samples``, see :mod:`.estimator_fit`).
+2. Trains for ``--minutes`` more minutes of training time (the schedule ends with the budget);
+   ``--minutes 0`` trains nothing (a new run folder then holds the init weights as they are).
+3. Optionally refits the estimator head (``--refit-samples``, see :mod:`.estimator_fit`; with
+   ``--minutes 0`` a link that only refits it, e.g. on scene tones it never saw).
 4. Exports the run to ``<run>/export/`` and scores both the shipped file and the candidate on the
    validation photos (:func:`score`: blind PSNR per degradation type on fixed, seeded crops).
 5. Writes the verdict to ``<run>/chain.json``; with ``--ship``, copies the candidate over the
@@ -32,7 +34,7 @@ from restore.models.weights import degrad_path, load_weights, read_config
 from restore.resources import package_assets
 from restore.training import trainer
 from restore.training.estimator_fit import refit
-from restore.training.run_files import export
+from restore.training.run_files import export, read_shipped
 from restore.training.validation import brightness_harm, validate, validate_families
 
 log = logging.getLogger(__name__)
@@ -115,12 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m restore.training.chain", description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default="ndr-restore", help="the shipped model to continue")
     parser.add_argument("--config", type=Path, required=True, help="the training YAML of this link of the chain")
-    parser.add_argument("--minutes", type=float, required=True, help="training time to add in this call")
+    parser.add_argument(
+        "--minutes", type=float, required=True, help="training time to add in this call (0: none, e.g. a refit only)"
+    )
     parser.add_argument("--run", type=Path, help="run folder (default runs/chain-<name>)")
     parser.add_argument("--data", type=Path, default=Path("data/photos"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 while other work goes on)")
     parser.add_argument("--weights-dir", type=Path, default=package_assets() / "weights", help="the shipped files")
     parser.add_argument("--refit-samples", type=int, default=0, help="refit the estimator head on N crops (0: no)")
+    parser.add_argument("--refit-patch", type=int, default=256, help="side of the refit's crops (px)")
+    parser.add_argument("--refit-p-clean", type=float, default=0.05, help="the refit's share of clean crops")
+    parser.add_argument("--refit-scene-tone", type=float, help="the refit's share of toned scenes (default: the run's)")
+    parser.add_argument(
+        "--refit-family-share", type=float, help="the refit's share of family samples (default: the run's)"
+    )
     parser.add_argument(
         "--init", type=Path, help="a new run starts from these weights (default: the shipped file), e.g. a GPU export"
     )
@@ -138,8 +148,22 @@ def main(argv: list[str] | None = None) -> int:
     if not (run / "last.pt").is_file():
         train_args += ["--init", str(args.init or shipped)]
     t0 = time.perf_counter()
-    trainer.main(train_args)
-    refit_scores = refit(run, args.data, args.refit_samples) if args.refit_samples > 0 else None
+    if args.minutes > 0:
+        trainer.main(train_args)
+    elif not (run / "last.pt").is_file():  # a link that only refits the estimator: the weights as they are
+        run.mkdir(parents=True, exist_ok=True)
+        torch.save(read_shipped(args.init or shipped), run / "last.pt")
+    refit_scores = None
+    if args.refit_samples > 0:
+        refit_scores = refit(
+            run,
+            args.data,
+            args.refit_samples,
+            patch=args.refit_patch,
+            p_clean=args.refit_p_clean,
+            scene_tone=args.refit_scene_tone,
+            family_share=args.refit_family_share,
+        )
 
     files = export(run, args.name, run / "export")
     candidate = files[0]

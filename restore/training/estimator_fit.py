@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from restore.data.photos import list_photos
 from restore.models import build_model
 from restore.synthesis.registry import sample
+from restore.synthesis.scenes import tone_scenes
 from restore.training.config import load_train_config, model_config
 from restore.training.run_files import final_key
 from restore.training.trainer import PatchSampler
@@ -43,28 +44,41 @@ def collect(
     p_mixture: float,
     p_clean: float = 0.05,
     *,
-    families: bool = False,
+    family_share: float = 0.0,
     exclude: Mapping[str, Sequence[str]] | None = None,
+    scene_tone: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """Estimator inputs ``(n, F)`` and multi-hot labels ``(n, T)`` over the model's types of freshly synthesised samples
-    (a share ``p_clean`` of them left clean, labelled with no type; ``families`` and ``exclude``
-    as in ``restore.synthesis.registry.sample``, normally the run's own settings)."""
+    (a share ``p_clean`` of them left clean, labelled with no type).
+
+    ``family_share``: the share of each batch drawn from the degradation families (the rest from
+    the original synthesis), as the trainer's ``TrainConfig.family_share``; ``exclude`` as in
+    ``restore.synthesis.registry.sample``. ``scene_tone``: the share of clean crops made a dark,
+    bright or saturated scene first (:func:`restore.synthesis.scenes.tone_scenes`): labelled by
+    what is done to them afterwards, they teach the head that a dark scene is not low light and a
+    bright, flat one is not haze."""
     model.eval()
     feats, labels = [], []
+    n_family = round(batch * family_share)
     while sum(len(f) for f in feats) < n:
         clean = sampler(batch)
-        d = sample(
-            clean,
-            generator,
-            p_mixture=p_mixture,
-            p_clean=p_clean,
-            types=model.cfg.types,
-            families=families,
-            exclude=exclude,
-        )
-        _, aux = model(d.image)
-        feats.append(aux["estimator_input"].float().cpu())
-        labels.append(d.labels.float().cpu())
+        if scene_tone > 0.0:
+            clean = tone_scenes(clean, generator, scene_tone)
+        for part, families in ((clean[:n_family], True), (clean[n_family:], False)):
+            if not part.shape[0]:
+                continue
+            d = sample(
+                part,
+                generator,
+                p_mixture=p_mixture,
+                p_clean=p_clean,
+                types=model.cfg.types,
+                families=families,
+                exclude=exclude if families else None,
+            )
+            _, aux = model(d.image)
+            feats.append(aux["estimator_input"].float().cpu())
+            labels.append(d.labels.float().cpu())
     return torch.cat(feats)[:n], torch.cat(labels)[:n]
 
 
@@ -120,16 +134,31 @@ def load_except_stale_estimator(model: nn.Module, state: dict[str, Tensor]) -> l
 
 
 def refit(
-    run: Path, data: Path, samples: int, batch: int = 16, seed: int = 1, patch: int = 256, p_clean: float = 0.05
+    run: Path,
+    data: Path,
+    samples: int,
+    batch: int = 16,
+    seed: int = 1,
+    patch: int = 256,
+    p_clean: float = 0.05,
+    *,
+    scene_tone: float | None = None,
+    family_share: float | None = None,
 ) -> dict[str, float]:
     """Refit the estimator of ``run/last.pt`` in place; returns the held-out scores.
 
     ``patch``: side of the fitting crops. The app and the benchmark analyse views of 384-512 px,
     so the crops are larger than the training patches: the pooled statistics depend on the scale.
     ``p_clean``: share of clean crops, which teach the head that an undamaged photo has no type.
+    ``scene_tone`` and ``family_share``: as in :func:`collect`; None takes the run's own
+    (``TrainConfig.scene_tone``; ``family_share`` where it trained on the families, else 0).
     """
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     tcfg = load_train_config(None, **json.loads(ckpt["train_config"]))
+    if scene_tone is None:
+        scene_tone = tcfg.scene_tone
+    if family_share is None:
+        family_share = tcfg.family_share if tcfg.families else 0.0
     key = final_key(ckpt)  # refit the weights that ship
     model = build_model(model_config(tcfg))
     load_except_stale_estimator(model, ckpt[key])
@@ -143,12 +172,12 @@ def refit(
         batch,
         tcfg.p_mixture,
         p_clean,
-        families=tcfg.families,
+        family_share=family_share,
         exclude=dict(tcfg.exclude_generators),
+        scene_tone=scene_tone,
     )
     scores = fit_head(model.estimator.net, x, y, seed=seed)
-    scores["p_clean"] = p_clean
-    scores["seed"] = seed
+    scores.update(p_clean=p_clean, seed=seed, scene_tone=scene_tone, family_share=family_share, patch=patch)
     ckpt[key] = model.state_dict()
     ckpt["estimator_fit"] = json.dumps(scores)
     tmp = run / "last.pt.tmp"
@@ -167,9 +196,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patch", type=int, default=256, help="side of the fitting crops (px)")
     parser.add_argument("--seed", type=int, default=1, help="seeds the crops, their degradations and the fit")
     parser.add_argument("--p-clean", type=float, default=0.05, help="share of clean crops (labelled: no type)")
+    parser.add_argument(
+        "--scene-tone", type=float, help="share of crops given a dark, bright or saturated scene tone (default: the run's)"
+    )
+    parser.add_argument(
+        "--family-share", type=float, help="share of each batch from the degradation families (default: the run's)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    scores = refit(args.run, args.data, args.samples, seed=args.seed, patch=args.patch, p_clean=args.p_clean)
+    scores = refit(
+        args.run,
+        args.data,
+        args.samples,
+        seed=args.seed,
+        patch=args.patch,
+        p_clean=args.p_clean,
+        scene_tone=args.scene_tone,
+        family_share=args.family_share,
+    )
     print(
         f"{args.run}: estimator refit on {scores['samples']} samples: held-out BCE {scores['val_bce']:.3f}, "
         f"top-1 on single types {100 * scores['val_top1_single']:.1f} %"
