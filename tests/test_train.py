@@ -566,3 +566,35 @@ def test_refit_crops_can_be_toned_scenes(photos):
     sampler = T.PatchSampler(list_photos(photos, "train"), 32, torch.device("cpu"), g)
     x, y = collect(model, sampler, g, 8, 4, 0.25, p_clean=1.0, scene_tone=1.0, family_share=0.5)
     assert x.shape[0] == 8 and torch.equal(y, torch.zeros(8, len(DEGRADATION_TYPES)))
+
+
+def test_benchmark_check_compares_the_two_files_case_by_case(run, tmp_path, monkeypatch):
+    import restore.evaluation.benchmark as B
+    import restore.training.chain as C
+
+    shipped = _shipped_tiny(run, tmp_path / "a")
+    same = _shipped_tiny(run, tmp_path / "b")
+    img = (np.random.default_rng(0).random((48, 48, 3)) * 255).astype(np.uint8)
+    monkeypatch.setattr(B, "benchmark_images", lambda size=384, limit=None: {"random": img})
+    ok, facts, table = C.benchmark_check("ndr-restore", shipped, same)
+    assert ok and "worst case" in facts and len(table) == 12
+    assert all(v["shipped"] == v["candidate"] for v in table.values()), "the same weights score the same"
+
+
+def test_chain_with_benchmark_keeps_a_candidate_that_loses_a_case(photos, run, tmp_path, monkeypatch):
+    import restore.training.chain as C
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shipped = _shipped_tiny(run, weights)
+    before = shipped.read_bytes()
+    monkeypatch.setattr(C, "is_better", lambda after, before: (True, "forced for the test"))
+    monkeypatch.setattr(C, "benchmark_check", lambda *a, **k: (False, "haze -1.00 dB", {"haze": {}}))
+    chain = tmp_path / "chain"
+    argv = ["--name", "ndr-restore", "--config", str(TINY), "--minutes", "0.05", "--run", str(chain)]
+    argv += ["--data", str(photos), "--weights-dir", str(weights), "--benchmark", "--ship"]
+    assert C.main(argv) == 0
+    verdict = json.loads((chain / "chain.json").read_text())
+    assert verdict["better"] is False and verdict["shipped_now"] is False
+    assert "haze -1.00 dB" in verdict["reason"] and verdict["benchmark"] == {"haze": {}}
+    assert shipped.read_bytes() == before
