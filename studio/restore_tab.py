@@ -156,8 +156,9 @@ def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any]) -> str:
     if upscale != 1:
         weight = float(done.get("back_projection_weight", 0.0))
         if weight == 0.0:
-            return "Back-projection off: the input looks noisy, and matching it would bring the noise back." + _tone_note(
-                done
+            return (
+                "Back-projection off: the input looks noisy, and matching it would bring the noise back."
+                + _tone_note(done)
             )
         note = "" if weight == 1.0 else f" at {weight:.0%} strength, as the input looks slightly noisy"
         return (

@@ -577,3 +577,22 @@ def test_generator_benchmark_scores_every_generator(tmp_path):
         transfer.run(Identity(), crops, types=["fog"])
     with pytest.raises(ValueError, match="no photos"):
         transfer.fixed_crops([], 1, 24)
+
+
+def test_generator_benchmark_network_alone_and_weights_dir(tmp_path, capsys):
+    seen = []
+
+    class Recorder:
+        def restore(self, img: np.ndarray, **kwargs) -> np.ndarray:
+            seen.append(kwargs)
+            return img
+
+    crops = [np.full((16, 16, 3), 128, np.uint8)]
+    transfer.run(transfer._Raw(Recorder()), crops, types=["blur"])
+    assert seen and all(k == {"refine": False} for k in seen)
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "p.png")
+    empty = tmp_path / "export"
+    empty.mkdir()
+    code = transfer.main(["--photos", str(tmp_path), "--n", "1", "--size", "16", "--weights-dir", str(empty), "--raw"])
+    assert code == 1
+    assert "not found" in capsys.readouterr().err

@@ -86,7 +86,11 @@ def test_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
     for stage in ("1", "2"):
         proc = subprocess.run(
             ["bash", "scripts/gpu_train.sh", stage, "0.03", "0.06", "tiny-ndr"],
-            cwd=work, env=env, capture_output=True, text=True, timeout=600,
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         with tarfile.open(out / "tiny-ndr.tar") as tar:

@@ -143,7 +143,9 @@ def test_restorer_refines_by_default_and_not_when_asked(tiny: Restorer) -> None:
     assert refined.shape == raw.shape == img.shape
     assert not np.array_equal(raw, refined)
     # upscaled, a noisy input is not back-projected either (that would bring the noise back)
-    assert np.array_equal(tiny.restore(img, upscale=2, refine=["backproject"]), tiny.restore(img, upscale=2, refine=False))
+    assert np.array_equal(
+        tiny.restore(img, upscale=2, refine=["backproject"]), tiny.restore(img, upscale=2, refine=False)
+    )
 
 
 def test_evaluator_raw_suffix_turns_the_refinement_off() -> None:

@@ -29,7 +29,6 @@ from restore.refinements.guided import guided_filter
 logger = logging.getLogger(__name__)
 
 
-
 def check_rgb(img: np.ndarray) -> None:
     if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         shape = getattr(img, "shape", None)

@@ -55,6 +55,8 @@ def refine_argument(name: str) -> bool | tuple[str, ...]:
         if name.endswith(f":no-{r}"):
             return tuple(x for x in REFINEMENTS if x != r)
     return True
+
+
 INPUT = "input"
 CHAIN = "chain"
 

@@ -5,6 +5,7 @@ Usage::
     python -m restore.evaluation.transfer --model ndr-restore            # the Markdown table on stdout
     python -m restore.evaluation.transfer --model ndr-restore --n 12 --size 256 --out assets/transfer.md
     python -m restore.evaluation.transfer --photos my/val/folder --types blur,noise
+    python -m restore.evaluation.transfer --weights-dir runs/logo/export --raw   # a run's export, network alone
 
 A model trained on generator 0 of each type (the original synthesis) can look good on its own
 generator and fail on the others: this is the check. For each type and each generator of its
@@ -142,6 +143,16 @@ def run(
     return rows
 
 
+class _Raw:
+    """A restorer with its refinements off: what the network alone transfers."""
+
+    def __init__(self, restorer: RestorerLike) -> None:
+        self._restorer = restorer
+
+    def restore(self, img: np.ndarray, **kwargs: Any) -> np.ndarray:
+        return self._restorer.restore(img, refine=False, **kwargs)
+
+
 def markdown(rows: Sequence[Row], title: str = "") -> str:
     """The rows as Markdown: a long table (type, generator, input, restored, gain) and a compact
     one of the gains, types by generator index."""
@@ -172,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--types", help="comma-separated types (default: all)")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--weights-dir", type=Path, help="load MODEL.safetensors from here (e.g. a run's export)")
+    parser.add_argument("--raw", action="store_true", help="the network alone (refinements off)")
     args = parser.parse_args(argv)
     from restore import Restorer
 
@@ -184,12 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     types = [t.strip() for t in args.types.split(",") if t.strip()] if args.types else None
     try:
         crops = fixed_crops(photos, args.n, args.size, args.seed)
-        restorer = Restorer.from_pretrained(args.model)
-        rows = run(restorer, crops, seed=args.seed, types=types)
+        restorer = Restorer.from_pretrained(args.model, directory=args.weights_dir)
+        scored: RestorerLike = _Raw(restorer) if args.raw else restorer
+        rows = run(scored, crops, seed=args.seed, types=types)
     except (ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    title = f"{args.model}: {args.n} crops of {args.size} px per generator, seed {args.seed}"
+    source = f" from {args.weights_dir}" if args.weights_dir is not None else ""
+    what = ", network alone" if args.raw else ""
+    title = f"{args.model}{source}{what}: {args.n} crops of {args.size} px per generator, seed {args.seed}"
     table = markdown(rows, title)
     print(table)
     if args.out is not None:

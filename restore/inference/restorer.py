@@ -71,7 +71,7 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
 
 
 def resolve_precision(precision: str | None, device: torch.device) -> str:
-    """"fp32" or "bf16" for ``precision`` (None: ``RESTORE_PRECISION``, else "auto"). "auto" is bf16
+    """ "fp32" or "bf16" for ``precision`` (None: ``RESTORE_PRECISION``, else "auto"). "auto" is bf16
     on a CPU with native bf16 (there it is 1.4-2x faster and moves the paper suite by under 0.05 dB,
     see the model card), fp32 elsewhere (emulated bf16 is slower than fp32)."""
     chosen = precision or os.environ.get(PRECISION_ENV) or "auto"
@@ -80,7 +80,6 @@ def resolve_precision(precision: str | None, device: torch.device) -> str:
     if chosen == "auto":
         return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
     return chosen
-
 
 
 def refinement_set(refine: bool | Sequence[str]) -> frozenset[str]:
@@ -94,6 +93,7 @@ def refinement_set(refine: bool | Sequence[str]) -> frozenset[str]:
     if unknown:
         raise ValueError(f"unknown refinements {unknown}; valid: {', '.join(REFINEMENTS)}")
     return names
+
 
 ProgressFn = Callable[[int, int], None]
 

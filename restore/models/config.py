@@ -113,7 +113,9 @@ class ModelConfig:
         if not 0 < self.keep_ratio <= 1:
             raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio}")
         if self.fine_width and self.unshuffle % 2:
-            raise ValueError(f"fine_width needs an even unshuffle (the branch works at unshuffle // 2), got {self.unshuffle}")
+            raise ValueError(
+                f"fine_width needs an even unshuffle (the branch works at unshuffle // 2), got {self.unshuffle}"
+            )
         if not self.types or len(set(self.types)) != len(self.types):
             raise ValueError(f"types must be distinct names, at least one, got {self.types}")
 

@@ -1,5 +1,6 @@
 """Classical steps after the network: the pilot-guided Wiener filter (:mod:`.wiener`), the haze
-pass (:mod:`.haze`), the tone lock (:mod:`.tone`) and gated back-projection (:mod:`.backproject`), with the one guided filter
+pass (:mod:`.haze`), the tone lock (:mod:`.tone`) and gated back-projection
+(:mod:`.backproject`), with the one guided filter
 (:mod:`.guided`) the haze pass and the dark-channel baseline share. Their noise gates use the
 project's one noise-level estimator, :mod:`restore.noise` (a leaf module, because DFPIR's
 estimator needs it too and the networks import nothing from here).

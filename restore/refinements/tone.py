@@ -124,9 +124,7 @@ def tone_shift(rgb: np.ndarray, restored: np.ndarray, sigma: float = 0.0) -> np.
     return a - b
 
 
-def tone_lock(
-    rgb: np.ndarray, restored: np.ndarray, weights: tuple[float, float], sigma: float = 0.0
-) -> np.ndarray:
+def tone_lock(rgb: np.ndarray, restored: np.ndarray, weights: tuple[float, float], sigma: float = 0.0) -> np.ndarray:
     """``restored`` with the tone shifts the weights do not allow given back (see module doc).
 
     Args:

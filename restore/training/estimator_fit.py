@@ -197,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seeds the crops, their degradations and the fit")
     parser.add_argument("--p-clean", type=float, default=0.05, help="share of clean crops (labelled: no type)")
     parser.add_argument(
-        "--scene-tone", type=float, help="share of crops given a dark, bright or saturated scene tone (default: the run's)"
+        "--scene-tone",
+        type=float,
+        help="share of crops given a dark, bright or saturated scene tone (default: the run's)",
     )
     parser.add_argument(
         "--family-share", type=float, help="share of each batch from the degradation families (default: the run's)"

@@ -33,7 +33,11 @@ def tiles_of(img: Image.Image, tile: int) -> list[Image.Image]:
         return [img]
     nx, ny = w // tile, h // tile
     x0, y0 = (w - nx * tile) // 2, (h - ny * tile) // 2
-    return [img.crop((x0 + i * tile, y0 + j * tile, x0 + (i + 1) * tile, y0 + (j + 1) * tile)) for j in range(ny) for i in range(nx)]
+    return [
+        img.crop((x0 + i * tile, y0 + j * tile, x0 + (i + 1) * tile, y0 + (j + 1) * tile))
+        for j in range(ny)
+        for i in range(nx)
+    ]
 
 
 def encode(img: Image.Image, quality: int) -> bytes:

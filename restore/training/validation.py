@@ -20,9 +20,7 @@ def psnr_t(a: Tensor, b: Tensor) -> float:
     return float(psnr_torch(a.clamp(0, 1), b.clamp(0, 1)).clamp(max=100.0).mean())
 
 
-def _per_type(
-    model: nn.Module, clean: Tensor, draws: Callable[[int, str], list[tuple[dict, int]]]
-) -> dict[str, float]:
+def _per_type(model: nn.Module, clean: Tensor, draws: Callable[[int, str], list[tuple[dict, int]]]) -> dict[str, float]:
     """PSNR of the restored and of the degraded crops per type, each the mean over the
     ``(params, seed)`` draws that ``draws(index, type)`` gives (types with none are skipped)."""
     was_training = model.training
