@@ -588,7 +588,7 @@ def test_generator_benchmark_network_alone_and_weights_dir(tmp_path, capsys):
             return img
 
     crops = [np.full((16, 16, 3), 128, np.uint8)]
-    transfer.run(transfer._Raw(Recorder()), crops, types=["blur"])
+    transfer.run(Recorder(), crops, types=["blur"], refine=False)
     assert seen and all(k == {"refine": False} for k in seen)
     Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "p.png")
     empty = tmp_path / "export"

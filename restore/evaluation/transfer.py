@@ -108,6 +108,7 @@ def run(
     seed: int = 0,
     types: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    refine: bool = True,
 ) -> list[Row]:
     """Score ``restorer`` on every generator of ``types`` (default: every family) over ``crops``.
 
@@ -117,6 +118,7 @@ def run(
         seed: the degradation seeds' base (:func:`case_seed`).
         types: the families to score, in this order.
         progress: optional ``progress(done, total)`` callback.
+        refine: passed to ``restore``; False scores the network alone.
 
     Returns:
         One :class:`Row` per type and generator, in family order.
@@ -135,22 +137,12 @@ def run(
             for i, clean in enumerate(crops):
                 degraded = degrade_image(clean, spec, seed=case_seed(seed, name, kind, i))
                 inputs.append(psnr(degraded, clean))
-                outputs.append(psnr(restorer.restore(degraded), clean))
+                outputs.append(psnr(restorer.restore(degraded, refine=refine), clean))
                 done += 1
                 if progress is not None:
                     progress(done, total)
             rows.append(Row(name, kind, variant.name, float(np.mean(inputs)), float(np.mean(outputs))))
     return rows
-
-
-class _Raw:
-    """A restorer with its refinements off: what the network alone transfers."""
-
-    def __init__(self, restorer: RestorerLike) -> None:
-        self._restorer = restorer
-
-    def restore(self, img: np.ndarray, **kwargs: Any) -> np.ndarray:
-        return self._restorer.restore(img, refine=False, **kwargs)
 
 
 def markdown(rows: Sequence[Row], title: str = "") -> str:
@@ -198,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         crops = fixed_crops(photos, args.n, args.size, args.seed)
         restorer = Restorer.from_pretrained(args.model, directory=args.weights_dir)
-        scored: RestorerLike = _Raw(restorer) if args.raw else restorer
-        rows = run(scored, crops, seed=args.seed, types=types)
+        rows = run(restorer, crops, seed=args.seed, types=types, refine=not args.raw)
     except (ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
