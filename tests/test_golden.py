@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:  # `python tests/test_golden.py --write`
 
 from restore import Restorer, available_models  # noqa: E402
 from restore.images import load_image  # noqa: E402
+from restore.inference.restorer import ESTIMATOR_SOURCES  # noqa: E402
 from restore.models.weights import fingerprint  # noqa: E402
 from restore.resources import example_photos, package_assets  # noqa: E402
 from restore.synthesis.registry import degrade_image  # noqa: E402
@@ -64,7 +65,13 @@ def _restore_all(name: str) -> dict[str, str]:
 
 
 def _fingerprints() -> dict[str, str]:
-    return {n: fingerprint(WEIGHTS / f"{n}.safetensors") for n in available_models(WEIGHTS)}
+    """Each model's weights, and those of the model that lends it its estimator (its outputs
+    depend on both)."""
+    out = {}
+    for n in available_models(WEIGHTS):
+        files = [n, *([ESTIMATOR_SOURCES[n]] if n in ESTIMATOR_SOURCES else [])]
+        out[n] = "+".join(fingerprint(WEIGHTS / f"{f}.safetensors") for f in files)
+    return out
 
 
 @pytest.mark.parametrize("name", available_models(WEIGHTS))

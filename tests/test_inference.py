@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -219,6 +220,70 @@ def test_shipped_weights_load_strictly_and_restore(name: str) -> None:
     assert out.shape == img.shape
     probs = r.analyze(img).probabilities
     assert all(0.0 <= p <= 1.0 for p in probs.values())
+
+
+def test_a_lent_estimator_decides_the_blind_calls(ndr: Restorer) -> None:
+    """DFPIR routed by another model's estimator: blind calls (analyze, routing) take its
+    probabilities; told the task, nothing changes."""
+    own = Restorer.from_config(preset("dfpir-tiny"), name="dfpir", seed=3)
+    lent = Restorer(own.model, own.config, name="dfpir", estimator=ndr)
+    img = smooth_image(40, 56)
+    assert lent.estimator_name == "ndr-restore" and own.estimator_name == "dfpir"
+    assert lent.analyze(img).probabilities == ndr.analyze(img).probabilities
+    assert lent.analyze(img).probabilities != own.analyze(img).probabilities
+    assert lent.analyze(img).activations == []  # DFPIR has no dictionary to show
+    np.testing.assert_array_equal(lent.restore(img, task="noise"), own.restore(img, task="noise"))
+    # routed by the lent probabilities: the same as telling the routing those probabilities
+    report: dict = {}
+    lent.restore(img, report=report)
+    assert report["probabilities"] == ndr.analyze(img).probabilities
+
+
+def test_enlarging_makes_dfpir_route_as_low_resolution(dfpir: Restorer) -> None:
+    """Blind at 2x, DFPIR's routing takes low resolution as certain (the image was just enlarged);
+    at 1x, or told the task, the probabilities are left as they are."""
+    img = smooth_image(24, 32)
+    at1: dict = {}
+    at2: dict = {}
+    told: dict = {}
+    dfpir.restore(img, report=at1)
+    dfpir.restore(img, upscale=2, report=at2)
+    dfpir.restore(img, upscale=2, task="noise", report=told)
+    assert at2["probabilities"]["lowres"] == 1.0 and at1["probabilities"]["lowres"] < 1.0
+    enlarged = dfpir.analyze(cv2.resize(img, (64, 48), interpolation=cv2.INTER_CUBIC)).probabilities
+    assert {t: p for t, p in at2["probabilities"].items() if t != "lowres"} == pytest.approx(
+        {t: p for t, p in enlarged.items() if t != "lowres"}
+    )
+    assert told["probabilities"] == {t: float(t == "noise") for t in dfpir.types}
+
+
+def test_only_a_matching_estimator_can_be_lent(ndr: Restorer) -> None:
+    own = Restorer.from_config(preset("dfpir-tiny"), name="dfpir")
+    other = Restorer.from_config(preset("ndr-tiny", types=("noise", "rain")), name="two-types")
+    with pytest.raises(ValueError, match="estimates types"):
+        Restorer(own.model, own.config, name="dfpir", estimator=other)
+    borrower = Restorer(own.model, own.config, name="dfpir", estimator=ndr)
+    with pytest.raises(ValueError, match="no estimator of its own"):
+        Restorer(own.model, own.config, name="dfpir", estimator=borrower)
+    with pytest.raises(ValueError, match="estimator must be"):
+        Restorer.from_pretrained("dfpir", directory=WEIGHTS_DIR, estimator="dfpir")
+
+
+def test_shipped_dfpir_borrows_the_shipped_ndr_estimator(tmp_path: Path, monkeypatch, caplog) -> None:
+    img = photo_crop("fig.jpg", 256)
+    ndr = Restorer.from_pretrained("ndr-restore", device="cpu", directory=WEIGHTS_DIR)
+    dfpir = Restorer.from_pretrained("dfpir", device="cpu", directory=WEIGHTS_DIR)
+    assert dfpir.estimator_name == "ndr-restore"
+    assert dfpir.analyze(img).probabilities == pytest.approx(ndr.analyze(img).probabilities, abs=1e-6)
+    assert Restorer.from_pretrained("dfpir", directory=WEIGHTS_DIR, estimator=None).estimator_name == "dfpir"
+    assert Restorer.from_pretrained("dfpir", directory=WEIGHTS_DIR, estimator=ndr).estimator is ndr
+    # a folder with DFPIR alone borrows from the shipped weights; with none anywhere, DFPIR's own head
+    (tmp_path / "dfpir.safetensors").write_bytes((WEIGHTS_DIR / "dfpir.safetensors").read_bytes())
+    assert Restorer.from_pretrained("dfpir", directory=tmp_path).estimator_name == "ndr-restore"
+    monkeypatch.setenv("RESTORE_WEIGHTS_DIR", str(tmp_path))
+    with caplog.at_level("WARNING"):
+        alone = Restorer.from_pretrained("dfpir", directory=tmp_path)
+    assert alone.estimator_name == "dfpir" and "own head" in caplog.text
 
 
 def photo_crop(name: str, side: int = 512) -> np.ndarray:

@@ -129,24 +129,7 @@ def shipped() -> dict[str, object]:
     return {n: Restorer.from_pretrained(n, device="cpu", directory=weights) for n in ("ndr-restore", "dfpir")}
 
 
-@pytest.mark.parametrize(
-    "name,kind",
-    [
-        pytest.param(
-            n,
-            k,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="DFPIR's estimator calls bright, flat scenes haze and the network dehazes them "
-                "(docs/MODEL_CARD.md, 'Do no harm')",
-            )
-            if (n, k) == ("dfpir", "snow")
-            else (),
-        )
-        for n in ("ndr-restore", "dfpir")
-        for k in SCENES
-    ],
-)
+@pytest.mark.parametrize("name,kind", [(n, k) for n in ("ndr-restore", "dfpir") for k in SCENES])
 def test_shipped_models_keep_the_tone_of_bright_and_colourful_photos(shipped: dict, name: str, kind: str) -> None:
     """Clean, and merely noisy (sigma 15), versions of the example photos come back within 8 grey
     levels of the scene's mean brightness in every channel, and the noisy ones better than they

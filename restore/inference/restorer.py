@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,15 @@ ANALYZE_SIDE = 512
 #: ``Restorer(precision=...)``: "auto" runs the network in bf16 where the CPU computes bf16 natively.
 PRECISIONS = ("auto", "fp32", "bf16")
 PRECISION_ENV = "RESTORE_PRECISION"
+#: The type that enlarging an image makes (its probability is 1 for DFPIR's routing at ``upscale > 1``).
+LOWRES = "lowres"
+#: Models whose blind decisions (DFPIR's routing, the haze pass, the tone lock, ``analyze``) take
+#: the type probabilities of another shipped model's estimator, loaded from the same folder (else
+#: the shipped one) by :meth:`Restorer.from_pretrained`. NDR-Restore's estimator reads the dictionary's
+#: activation maps and names the degradation more reliably than DFPIR's own head, which reads
+#: encoder statistics: routed by it, DFPIR no longer takes mild noise on dark or flat photos for low
+#: light or rain (the model card's "One estimator for both models").
+ESTIMATOR_SOURCES: dict[str, str] = {"dfpir": "ndr-restore"}
 
 
 @functools.cache
@@ -201,6 +211,7 @@ class Restorer:
         degrad: nn.Module | None = None,
         metadata: dict[str, str] | None = None,
         precision: str | None = None,
+        estimator: Restorer | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -210,6 +221,14 @@ class Restorer:
         self.model = model.eval().to(self.device).to(memory_format=torch.channels_last)
         self.degrad = degrad.eval().to(self.device) if degrad is not None else None
         self.num_parameters = count_parameters(self.model)
+        if estimator is not None:
+            if not estimator.has_estimator or estimator.estimator is not None:
+                raise ValueError(f"model {estimator.name!r} has no estimator of its own to lend")
+            if tuple(estimator.types) != tuple(config.types):
+                raise ValueError(
+                    f"model {estimator.name!r} estimates types {estimator.types}, {name!r} needs {config.types}"
+                )
+        self.estimator = estimator
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -219,10 +238,14 @@ class Restorer:
         device: str | torch.device | None = None,
         directory: str | Path | None = None,
         precision: str | None = None,
+        estimator: Restorer | str | None = "auto",
     ) -> Restorer:
         """Load shipped weights strictly (``NAME.safetensors`` and, if present, ``NAME-degrad``).
         ``precision``: "auto" (default, or ``RESTORE_PRECISION``), "fp32" or "bf16", see
-        :func:`resolve_precision`.
+        :func:`resolve_precision`. ``estimator``: whose estimator names the types for the blind
+        decisions: "auto" (default) the model :data:`ESTIMATOR_SOURCES` names, from ``directory``
+        if it is there, else from the shipped weights (the model's own head where neither has it);
+        a loaded :class:`Restorer` (shared, e.g. by the app); None: the model's own head.
 
         Raises:
             ValueError: unknown model name (the message lists the available ones).
@@ -244,6 +267,10 @@ class Restorer:
         dpath = degrad_path(path)
         if config.arch == "ndr" and dpath.is_file():
             degrad = load_weights(build_degrad(config), dpath)
+        if isinstance(estimator, str):
+            if estimator != "auto":
+                raise ValueError(f"estimator must be 'auto', None or a Restorer, got {estimator!r}")
+            estimator = _estimator_source(name, d, device, precision)
         return cls(
             model,
             config,
@@ -252,6 +279,7 @@ class Restorer:
             degrad=degrad,
             metadata=read_metadata(path),
             precision=precision,
+            estimator=estimator,
         )
 
     @classmethod
@@ -293,11 +321,12 @@ class Restorer:
         return to_tensor(img, self.device).contiguous(memory_format=torch.channels_last)
 
     def _routing(
-        self, img: np.ndarray, task: Sequence[str] | str | None, routing: str
+        self, img: np.ndarray, task: Sequence[str] | str | None, routing: str, upscale: int = 1
     ) -> tuple[Tensor | None, dict[str, float] | None]:
         """DFPIR's type weights ``(1, T)`` for a whole image, decided once for all tiles, and the
         type probabilities they came from (the task's one-hot for oracle routing; None when they
-        were not needed)."""
+        were not needed). Blind at ``upscale > 1``, low resolution is not a guess: the image was
+        just enlarged, so its probability is 1 whatever the estimator reads."""
         if task is not None:
             names = (task,) if isinstance(task, str) else tuple(task)
             bad = [t for t in names if t not in self.types]
@@ -311,6 +340,8 @@ class Restorer:
         if self.config.arch != "dfpir":
             return None, None
         probs = self._analyze(img).probabilities
+        if upscale > 1 and LOWRES in probs:
+            probs = {**probs, LOWRES: 1.0}
         return routing_weights(torch.tensor([list(probs.values())], device=self.device), routing), probs
 
     def _run(
@@ -335,7 +366,15 @@ class Restorer:
 
     @property
     def has_estimator(self) -> bool:
-        return hasattr(self.model, "estimator")
+        """Whether blind calls get type probabilities (the model's own head or a lent one)."""
+        return self.estimator is not None or hasattr(self.model, "estimator")
+
+    @property
+    def estimator_name(self) -> str | None:
+        """The model whose estimator names the types for this one (None: none at all)."""
+        if self.estimator is not None:
+            return self.estimator.name
+        return self.name if hasattr(self.model, "estimator") else None
 
     def haze_pass_weights(
         self, img: ImageSource, task: Sequence[str] | str | None = None, *, max_megapixels: float | None = None
@@ -429,7 +468,7 @@ class Restorer:
             h, w = rgb.shape[:2]
             rgb = cv2.resize(rgb, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
         use = refinement_set(refine)
-        weights, probs = self._routing(rgb, task, routing)
+        weights, probs = self._routing(rgb, task, routing, upscale)
         # the input's noise level (per opponent channel), measured before any upscaling
         noise_sigma = image_noise_sigma(small) if use & {"wiener", "haze", "tone"} else None
         sigma = noise_sigma if "wiener" in use and upscale == 1 else None  # what the Wiener refinement reads
@@ -449,7 +488,7 @@ class Restorer:
             out = self._tiled(rgb, tile, overlap, weights, progress, sigma)
         wants_probs = ("haze" in use and upscale == 1) or "tone" in use
         if wants_probs and probs is None and self.has_estimator:
-            if logits and max(h, w) <= ANALYZE_SIDE:
+            if logits and max(h, w) <= ANALYZE_SIDE and self.estimator is None:
                 # analyze() would run this very forward pass: reuse its estimate
                 probs = dict(zip(self.types, torch.sigmoid(logits[0]).float().cpu().tolist(), strict=True))
             else:
@@ -579,6 +618,16 @@ class Restorer:
     @torch.inference_mode()
     def _analyze(self, img: np.ndarray) -> Analysis:
         """:meth:`analyze` of an ``HxWx3`` uint8 RGB array, with no size limit (the callers checked it)."""
+        if self.estimator is not None:
+            lent = self.estimator._analyze(img)
+            if not hasattr(self.model, "dictionary"):
+                return Analysis(lent.probabilities, [], np.zeros(0, np.float32), lent.size)
+            own = self._analyze_own(img)
+            return Analysis(lent.probabilities, own.activations, own.pooled_vector, own.size)
+        return self._analyze_own(img)
+
+    def _analyze_own(self, img: np.ndarray) -> Analysis:
+        """:meth:`_analyze` with this model's own estimator and activations."""
         rgb = fit_within(img, ANALYZE_SIDE)
         x = self._tensor(rgb)
         estimate = getattr(self.model, "estimate", None)
@@ -624,6 +673,32 @@ class Restorer:
         _, aux = self.model(self._tensor(deg))
         out = self.degrad(self._tensor(cl), aux["queries"])
         return to_uint8(out)
+
+
+_SOURCES: dict[tuple[str, str, str, int], Restorer] = {}
+_SOURCES_LOCK = threading.Lock()
+
+
+def _estimator_source(
+    name: str, directory: Path, device: str | torch.device | None, precision: str | None
+) -> Restorer | None:
+    """The restorer :data:`ESTIMATOR_SOURCES` names for ``name``, from ``directory`` or else the
+    shipped weights, loaded once per file, device and precision and shared (a restorer keeps no
+    state between calls); None where the model borrows no estimator or the file is absent."""
+    source = ESTIMATOR_SOURCES.get(name)
+    if source is None:
+        return None
+    for folder in dict.fromkeys((directory, weights_dir())):
+        path = folder / f"{source}.safetensors"
+        if path.is_file():
+            dev = str(torch.device(device) if device is not None else _default_device())
+            key = (str(path.resolve()), dev, str(precision), path.stat().st_mtime_ns)
+            with _SOURCES_LOCK:
+                if key not in _SOURCES:
+                    _SOURCES[key] = Restorer.from_pretrained(source, device=dev, directory=folder, precision=precision)
+                return _SOURCES[key]
+    log.warning("%s: no %s weights to lend their estimator; using %s's own head", name, source, name)
+    return None
 
 
 def _default_device() -> torch.device:
