@@ -30,6 +30,7 @@ import numpy as np
 
 import restore
 from restore import Restorer, available_models, images
+from restore.inference.restorer import ESTIMATOR_SOURCES
 from restore.models.weights import WeightsError
 from restore.resources import weights_dir
 
@@ -91,9 +92,16 @@ def get_model(name: str | None) -> Restorer:
         raise UserError(f"Unknown model {name!r}; available: {', '.join(names)}", title="Unknown model")
     key = (str(weights_dir()), name)
     with _MODELS_LOCK:
+        cached = _MODELS.get(key)
+    if cached is not None:
+        return cached
+    # a model that borrows another's estimator (DFPIR) gets the app's copy of it, not one more
+    source = ESTIMATOR_SOURCES.get(name)
+    lender: Restorer | str = get_model(source) if source in names else "auto"
+    with _MODELS_LOCK:
         if key not in _MODELS:
             try:
-                _MODELS[key] = Restorer.from_pretrained(name=name)
+                _MODELS[key] = Restorer.from_pretrained(name=name, estimator=lender)
             except (WeightsError, ValueError) as err:
                 raise UserError(f"Cannot load {name}: {err}", title="Model unavailable") from err
         return _MODELS[key]

@@ -79,6 +79,7 @@ def _title(fig: Figure) -> str:
 def test_models_come_from_the_test_weights(studio: ModuleType) -> None:
     assert studio.model_names() == ["ndr-restore", "dfpir"]
     assert studio.get_model("ndr-restore") is studio.get_model("ndr-restore")  # loaded once, shared
+    assert studio.get_model("dfpir").estimator is studio.get_model("ndr-restore")  # its lender is the app's copy
 
 
 def test_load_upload_accepts_every_payload(studio: ModuleType, photo: Path) -> None:

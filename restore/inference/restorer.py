@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -618,16 +617,9 @@ class Restorer:
     @torch.inference_mode()
     def _analyze(self, img: np.ndarray) -> Analysis:
         """:meth:`analyze` of an ``HxWx3`` uint8 RGB array, with no size limit (the callers checked it)."""
-        if self.estimator is not None:
+        if self.estimator is not None:  # the lender's probabilities; a borrower (DFPIR) has no activations to show
             lent = self.estimator._analyze(img)
-            if not hasattr(self.model, "dictionary"):
-                return Analysis(lent.probabilities, [], np.zeros(0, np.float32), lent.size)
-            own = self._analyze_own(img)
-            return Analysis(lent.probabilities, own.activations, own.pooled_vector, own.size)
-        return self._analyze_own(img)
-
-    def _analyze_own(self, img: np.ndarray) -> Analysis:
-        """:meth:`_analyze` with this model's own estimator and activations."""
+            return Analysis(lent.probabilities, [], np.zeros(0, np.float32), lent.size)
         rgb = fit_within(img, ANALYZE_SIDE)
         x = self._tensor(rgb)
         estimate = getattr(self.model, "estimate", None)
@@ -675,28 +667,17 @@ class Restorer:
         return to_uint8(out)
 
 
-_SOURCES: dict[tuple[str, str, str, int], Restorer] = {}
-_SOURCES_LOCK = threading.Lock()
-
-
 def _estimator_source(
     name: str, directory: Path, device: str | torch.device | None, precision: str | None
 ) -> Restorer | None:
-    """The restorer :data:`ESTIMATOR_SOURCES` names for ``name``, from ``directory`` or else the
-    shipped weights, loaded once per file, device and precision and shared (a restorer keeps no
-    state between calls); None where the model borrows no estimator or the file is absent."""
+    """The restorer :data:`ESTIMATOR_SOURCES` names for ``name``, loaded from ``directory`` or else
+    the shipped weights; None where the model borrows no estimator or the file is absent."""
     source = ESTIMATOR_SOURCES.get(name)
     if source is None:
         return None
     for folder in dict.fromkeys((directory, weights_dir())):
-        path = folder / f"{source}.safetensors"
-        if path.is_file():
-            dev = str(torch.device(device) if device is not None else _default_device())
-            key = (str(path.resolve()), dev, str(precision), path.stat().st_mtime_ns)
-            with _SOURCES_LOCK:
-                if key not in _SOURCES:
-                    _SOURCES[key] = Restorer.from_pretrained(source, device=dev, directory=folder, precision=precision)
-                return _SOURCES[key]
+        if (folder / f"{source}.safetensors").is_file():
+            return Restorer.from_pretrained(source, device=device, directory=folder, precision=precision)
     log.warning("%s: no %s weights to lend their estimator; using %s's own head", name, source, name)
     return None
 
