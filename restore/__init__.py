@@ -29,9 +29,9 @@ __all__ = [
 def __getattr__(name: str):
     # Lazy, so that `import restore` stays cheap (no torch) for tools that only need the names.
     if name in ("Restorer", "Analysis", "available_models"):
-        from restore.inference import restorer
+        from restore import inference
 
-        return getattr(restorer, name)
+        return getattr(inference, name)
     if name in ("ImageError", "ImageTooLargeError", "load_image"):
         from restore import images
 

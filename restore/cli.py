@@ -47,7 +47,8 @@ from restore.images import (
     resolve_max_megapixels,
     save_png,
 )
-from restore.inference.restorer import MODEL_NAMES, Restorer
+from restore.inference.loading import MODEL_NAMES
+from restore.inference.restorer import Restorer
 from restore.models.weights import WeightsError
 from restore.types import DEGRADATION_TYPES
 

@@ -30,7 +30,7 @@ import numpy as np
 
 import restore
 from restore import Restorer, available_models, images
-from restore.inference.restorer import ESTIMATOR_SOURCES
+from restore.inference.loading import ESTIMATOR_SOURCES
 from restore.models.weights import WeightsError
 from restore.resources import weights_dir
 

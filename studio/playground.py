@@ -22,7 +22,7 @@ from studio.restore_tab import run_restore
 PLAYGROUND_SIDE = 768  # the playground works on a copy at most this large: it is for exploring
 MAX_SEED = 2**32 - 1
 
-# (type, param) per playground control, in the order app.py builds them: each type's checkbox
+# (type, param) per playground control, in the order ui/playground_tab.py builds them: each type's checkbox
 # (param None), then one slider per parameter.
 CONTROLS: tuple[tuple[str, str | None], ...] = tuple(
     control

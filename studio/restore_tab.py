@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from restore import Restorer, images
-from restore.inference.restorer import auto_tile, tile_count
+from restore.inference.tiling import auto_tile, tile_count
 from restore.models.weights import fingerprint
 from restore.refinements.haze import WORK_SIDE
 from restore.resources import examples_dir, weights_dir

@@ -55,6 +55,18 @@ def playground(app: ModuleType) -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def events(app: ModuleType) -> ModuleType:
+    """The page's event plumbing, ``ui.events`` (``handler``: studio -> Gradio)."""
+    return importlib.import_module("ui.events")
+
+
+@pytest.fixture(scope="module")
+def handlers(app: ModuleType) -> ModuleType:
+    """The callbacks as the page wires them, ``ui.handlers`` (each through ``ui.events.handler``)."""
+    return importlib.import_module("ui.handlers")
+
+
+@pytest.fixture(scope="module")
 def photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small crop of an example photo (keeps every call fast on two CPU cores)."""
     path = tmp_path_factory.mktemp("img") / "photo.png"
@@ -185,7 +197,7 @@ def test_settings_are_checked_in_the_units_the_user_sees(studio: ModuleType) -> 
 
 def test_recipe_from_controls(app: ModuleType, playground: ModuleType) -> None:
     with gr.Blocks():
-        controls = app.build_playground_tab(["ndr-restore"])
+        controls = importlib.import_module("ui.playground_tab").build_playground_tab(["ndr-restore"])
     defaults = [c.value for c in controls]
     assert len(defaults) == len(playground.CONTROLS)
     assert playground.recipe_from_controls(*defaults) == {
@@ -310,84 +322,87 @@ def test_redegrade(studio: ModuleType, photo: Path) -> None:
 
 
 def test_about_cites_both_papers_and_licences(app: ModuleType) -> None:
-    card = app.about.model_card(["ndr-restore", "dfpir"])
+    about = importlib.import_module("studio.about")
+    card = about.model_card(["ndr-restore", "dfpir"])
     for needle in ("2310.12848", "2505.12630", "IEEE", "CVPR 2025", "CC-BY-SA-4.0", "GPL-2+", "/restore", "/analyze"):
         assert needle in card
     assert "RESTORE_MAX_UPLOAD_MB" in card and "handle_file" in card
     text = "[`assets/evaluation.md`](../assets/evaluation.md), [the card](MODEL_CARD.md), [limits](#known-limits)"
-    assert app.about.for_the_app(text) == "`assets/evaluation.md`, the card (`MODEL_CARD.md`), limits"
+    assert about.for_the_app(text) == "`assets/evaluation.md`, the card (`MODEL_CARD.md`), limits"
 
 
-# --------------------------------------------------------------------------- app.handler: studio -> Gradio
+# --------------------------------------------------------------------------- ui.events.handler: studio -> Gradio
 
 
-def test_handler_turns_user_errors_into_gradio_errors(app: ModuleType, studio: ModuleType, photo: Path) -> None:
+def test_handler_turns_user_errors_into_gradio_errors(
+    events: ModuleType, handlers: ModuleType, studio: ModuleType, photo: Path
+) -> None:
     def refuse(image: str) -> None:
         raise studio.UserError("Try a *smaller* photo.", title="Too large")
 
     with pytest.raises(gr.Error, match=r"Try a \*smaller\* photo\.") as caught:
-        app.handler(refuse)(str(photo))
+        events.handler(refuse)(str(photo))
     assert (caught.value.message, caught.value.title) == ("Try a *smaller* photo.", "Too large")
     assert isinstance(caught.value.__cause__, studio.UserError)
     with pytest.raises(gr.Error, match="Add an image first") as caught:  # the app's own wired handlers
-        app.restore_image(None, "ndr-restore")
+        handlers.restore_image(None, "ndr-restore")
     assert caught.value.title == "No image"
     with pytest.raises(gr.Error, match="no NDR-Degrad") as caught:
-        app.redegrade(str(photo), "dfpir")
+        handlers.redegrade(str(photo), "dfpir")
     assert caught.value.title == "Not available"
     again = pickle.loads(pickle.dumps(studio.UserError("m", title="t")))  # ZeroGPU pickles errors
     assert (again.message, again.title) == ("m", "t")
 
 
 def test_handler_signatures_ask_gradio_for_progress_only_where_used(
-    app: ModuleType, studio: ModuleType, playground: ModuleType
+    handlers: ModuleType, studio: ModuleType, playground: ModuleType
 ) -> None:
     from gradio.utils import get_positional_input_parameters
 
     for name, module in (("restore_image", studio), ("compare_models", studio), ("degrade_and_restore", playground)):
-        params = inspect.signature(getattr(app, name)).parameters
+        params = inspect.signature(getattr(handlers, name)).parameters
         assert isinstance(params["progress"].default, gr.Progress), name
         assert inspect.signature(getattr(module, name)).parameters["progress"].default is studio.no_progress
-        inputs = [p.name for p in get_positional_input_parameters(getattr(app, name))]
+        inputs = [p.name for p in get_positional_input_parameters(getattr(handlers, name))]
         assert inputs == [p for p in params if p != "progress"], name  # Gradio passes no extra input
     for name in ("degrade", "analyze", "explain_image", "redegrade", "atlas_figures", "compare_with"):
-        params = inspect.signature(getattr(app, name)).parameters
+        params = inspect.signature(getattr(handlers, name)).parameters
         assert not any(isinstance(p.default, gr.Progress) for p in params.values()), name
     tracks = {fn.api_name: fn.tracks_progress for fn in studio_demo().fns.values() if fn.api_name}
     assert tracks["restore"] and tracks["compare"] and not tracks["degrade"] and not tracks["analyze"]
 
 
 def test_handler_logs_one_line_and_deletes_the_refused_upload(
-    app: ModuleType, tmp_path: Path, monkeypatch, caplog
+    events: ModuleType, handlers: ModuleType, tmp_path: Path, monkeypatch, caplog
 ) -> None:
-    monkeypatch.setattr(app, "get_upload_folder", lambda: str(tmp_path))
+    monkeypatch.setattr(events, "get_upload_folder", lambda: str(tmp_path))
     upload = tmp_path / "3f2a" / "holiday.png"
     upload.parent.mkdir()
     upload.write_text("not a picture")
     payload = {"path": str(upload), "orig_name": "holiday.png"}
     with caplog.at_level("INFO", logger="app"), pytest.raises(gr.Error, match="holiday.png is not an image") as caught:
-        app.degrade(payload, {"noise": {}}, 0)
+        handlers.degrade(payload, {"noise": {}}, 0)
     assert caught.value.print_exception is False  # Gradio prints no traceback for it
     assert [r.getMessage().count("\n") for r in caplog.records] == [0]
     assert "degrade refused 'holiday.png': Cannot use this image" in caplog.text and "Traceback" not in caplog.text
     assert not upload.exists() and not upload.parent.exists()  # deleted at once, folder and all
     with pytest.raises(gr.Error, match="no longer on the server") as caught:  # a second click says why
-        app.degrade(payload, {"noise": {}}, 0)
+        handlers.degrade(payload, {"noise": {}}, 0)
     assert caught.value.title == "Upload expired"
     elsewhere = tmp_path.parent / f"{tmp_path.name}-outside.png"
     elsewhere.write_text("not a picture either")
     with pytest.raises(gr.Error, match="handle_file") as caught:  # never read, never deleted
-        app.degrade({"path": str(elsewhere)}, {"noise": {}}, 0)
+        handlers.degrade({"path": str(elsewhere)}, {"noise": {}}, 0)
     assert caught.value.title == "Not an upload" and elsewhere.exists()
     elsewhere.unlink()
 
 
-def test_handler_turns_faults_into_a_message_and_logs_the_traceback(app: ModuleType, monkeypatch, caplog) -> None:
+def test_handler_turns_faults_into_a_message_and_logs_the_traceback(events: ModuleType, monkeypatch, caplog) -> None:
     def broken(*args, **kwargs):
         raise KeyError("oops")
 
     with caplog.at_level("INFO", logger="app"), pytest.raises(gr.Error, match=r"inside the app \(KeyError\)") as caught:
-        app.handler(broken)(None)
+        events.handler(broken)(None)
     assert caught.value.title == "Internal error" and caught.value.print_exception is False
     assert len(caplog.records) == 1 and caplog.records[0].exc_info is not None  # the traceback, once
 

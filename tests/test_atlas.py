@@ -12,7 +12,8 @@ from studio_env import single_thread_torch
 
 from restore.evaluation import atlas as atlas_mod
 from restore.evaluation.atlas import Atlas, compute_atlas, cosine_similarity, load_atlas, pca, read_atlas
-from restore.inference.restorer import Restorer, available_models
+from restore.inference.loading import available_models
+from restore.inference.restorer import Restorer
 from restore.models.config import preset
 from restore.models.weights import fingerprint, save_weights
 from restore.resources import package_assets, weights_dir

@@ -190,7 +190,7 @@ def test_blind_restore_uses_the_estimator_as_analyze_reports_it(tiny: Restorer, 
         seen.append(dict(probs))
         return real(probs, noise_grey)
 
-    monkeypatch.setattr("restore.inference.restorer.pass_weights", spy)
+    monkeypatch.setattr("restore.inference.refine.pass_weights", spy)
     tiny.restore(img)
     reported = tiny.analyze(img).probabilities
     assert seen and seen[0].keys() == reported.keys()

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from restore import DEGRADATION_TYPES, Restorer, available_models
-from restore.inference.restorer import tile_cores, tile_count, tile_starts
+from restore.inference.tiling import tile_cores, tile_count, tile_starts
 from restore.models.config import preset
 from restore.models.weights import WeightsError, read_config, save_weights
 from restore.resources import package_assets
@@ -120,7 +120,7 @@ def test_gate_means_of_the_whole_image_reproduce_its_own_pooling(ndr: Restorer) 
 
 
 def test_kept_encoder_outputs_change_nothing_and_respect_the_budget(ndr: Restorer, monkeypatch) -> None:
-    import restore.inference.restorer as inference
+    import restore.inference.tiling as tiling
 
     img = smooth_image(100, 130)
     unet = ndr.model.unet
@@ -131,7 +131,7 @@ def test_kept_encoder_outputs_change_nothing_and_respect_the_budget(ndr: Restore
     # refine=False: the refinements' own forward passes (analyze() for the haze pass's gate) are not the point
     kept = ndr.restore(img, tile=64, overlap=16, refine=False)
     assert encodes == [], "the restoring pass reuses every tile's encoder output from the statistics pass"
-    monkeypatch.setattr(inference, "ENCODER_CACHE_BYTES", 0)
+    monkeypatch.setattr(tiling, "ENCODER_CACHE_BYTES", 0)
     again = ndr.restore(img, tile=64, overlap=16, refine=False)
     assert len(encodes) == tiles, "with no memory budget every tile is encoded again"
     assert np.array_equal(kept, again), "keeping the encoder outputs must not change a single pixel"
@@ -312,7 +312,8 @@ def test_shipped_ndr_reads_a_sky_tile_as_the_whole_photo_does() -> None:
 
 
 def test_refine_names_the_refinements_to_run() -> None:
-    from restore.inference.restorer import REFINEMENTS, refinement_set
+    from restore.inference.refine import refinement_set
+    from restore.refinements import REFINEMENTS
 
     assert refinement_set(True) == set(REFINEMENTS) and refinement_set(False) == set()
     assert refinement_set(["haze"]) == {"haze"} and refinement_set("wiener") == {"wiener"}
@@ -336,7 +337,7 @@ def test_evaluation_columns_leave_one_refinement_out() -> None:
 
 
 def test_precision_auto_follows_the_cpu_and_the_environment(monkeypatch) -> None:
-    from restore.inference import restorer as R
+    from restore.inference import precision as R
 
     assert R.cpu_has_native_bf16("flags\t: fpu sse avx512f avx512_bf16\n")
     assert R.cpu_has_native_bf16("flags : fpu amx_bf16 amx_tile\n")

@@ -21,7 +21,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "restore.types": (),
     "restore.noise": (),
     "restore.resources": (),
-    "restore.images": ("restore.types",),
+    "restore.images": ("restore.images", "restore.types"),
     "restore.models": ("restore.models", "restore.types", "restore.noise"),
     "restore.synthesis": ("restore.synthesis", "restore.types", "restore.images"),
     "restore.refinements": ("restore.refinements", "restore.types", "restore.noise", "restore.images"),
@@ -120,12 +120,15 @@ def test_models_need_only_torch_numpy_and_safetensors() -> None:
             assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
 
 
-@pytest.mark.parametrize("path", [*_files("studio"), ROOT / "app.py"], ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", [*_files("studio"), *_files("ui"), ROOT / "app.py"], ids=lambda p: str(p.relative_to(ROOT))
+)
 def test_studio_and_app_layers(path: Path) -> None:
     me = _module_name(path)
     for name, _ in _imports(path):
-        if me.startswith("studio"):
-            assert not _is(name, "gradio"), f"{me}: the callbacks never import gradio (app.py adapts them)"
+        if _is(me, "studio"):
+            assert not _is(name, "gradio"), f"{me}: the callbacks never import gradio (ui/ adapts them)"
+        if _is(me, "studio") or _is(me, "ui"):
             assert not _is(name, "app"), f"{me} imports the app"
         if _is(name, "restore"):
             for private in ("restore.training",):

@@ -6,7 +6,7 @@ function-level imports included (a lazy import still runs), ``if TYPE_CHECKING:`
 
 - **core**: what ``restore``, ``python -m restore`` / the ``restore`` command (``restore.cli``) and the
   public API (``restore.inference.restorer``) reach -> ``[project] dependencies`` in ``pyproject.toml``.
-- **app**: what ``app.py`` and every ``studio/`` module reach (this pulls in the parts of
+- **app**: what ``app.py`` and every ``studio/`` and ``ui/`` module reach (this pulls in the parts of
   ``restore.evaluation`` the app shows: atlas, metrics, baselines) -> ``requirements.txt``, which is what a
   Hugging Face Space installs, and which must equal ``dependencies`` plus the ``app`` extra.
 - **train**: what ``restore.training`` reaches -> ``dependencies`` plus the ``train`` extra.
@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRST_PARTY = {"restore", "studio", "app", "tests"}
+FIRST_PARTY = {"restore", "studio", "ui", "app", "tests"}
 # Test helpers imported by name from tests/ (pytest puts tests/ on sys.path).
 TEST_HELPERS = {"studio_env", "screenshots"}
 
@@ -78,7 +78,7 @@ def _module_name(path: Path) -> str:
 
 def _source_files() -> dict[str, Path]:
     files = [ROOT / "app.py"]
-    for folder in ("restore", "studio", "tests"):
+    for folder in ("restore", "studio", "ui", "tests"):
         files += sorted((ROOT / folder).rglob("*.py"))
     return {_module_name(p): p for p in files}
 
@@ -208,7 +208,7 @@ def test_every_import_is_declared_where_it_runs() -> None:
     graph = _scan()
     project = _pyproject()["project"]
     core = _reach(graph, CORE_ENTRIES)
-    app = _reach(graph, ["app", *(m for m in graph if m.split(".")[0] == "studio")])
+    app = _reach(graph, ["app", *(m for m in graph if m.split(".")[0] in ("studio", "ui"))])
     train = _reach(graph, TRAIN_ENTRIES)
     assert "restore.inference.restorer" in core and "studio.common" in app and "restore.training.trainer" in train
 

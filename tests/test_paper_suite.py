@@ -14,6 +14,8 @@ from PIL import Image
 
 from restore import Restorer
 from restore.evaluation import evaluate as E
+from restore.evaluation import paper_data as PD
+from restore.evaluation import paper_report as PR
 from restore.evaluation import paper_suite as PS
 from restore.evaluation.metrics import psnr
 from restore.models.config import preset
@@ -75,7 +77,7 @@ def tiny() -> Restorer:
 
 
 @pytest.fixture(scope="module")
-def report(data: Path, tiny: Restorer) -> PS.PaperReport:
+def report(data: Path, tiny: Restorer) -> PR.PaperReport:
     return PS.run_suite(data, {"tiny": tiny, "tiny:raw": tiny})
 
 
@@ -90,7 +92,7 @@ def _y(img: np.ndarray) -> np.ndarray:
     return 16 + 65.481 * r + 128.553 * g + 24.966 * b
 
 
-def test_noise_protocol_is_promptirs(data: Path, report: PS.PaperReport) -> None:
+def test_noise_protocol_is_promptirs(data: Path, report: PR.PaperReport) -> None:
     names = sorted(p.name for p in (data / "CBSD68").iterdir())
     np.random.seed(0)
     expected = None
@@ -102,33 +104,33 @@ def test_noise_protocol_is_promptirs(data: Path, report: PS.PaperReport) -> None
             if sigma == 25 and k == 1:
                 expected = (name, clean, noisy)
     assert expected is not None and expected[0] == "12084.png"
-    sample = PS.build_samples(data)["CBSD68 s25"][1]
+    sample = PD.build_samples(data)["CBSD68 s25"][1]
     assert sample.image == "12084.png" and sample.input.shape == (32, 48, 3)
     np.testing.assert_array_equal(sample.target, expected[1])
     np.testing.assert_array_equal(sample.input, expected[2])
     # A --limit run scores exactly the full run's inputs.
-    limited = PS.build_samples(data, limit=1)["CBSD68 s25"]
+    limited = PD.build_samples(data, limit=1)["CBSD68 s25"]
     assert len(limited) == 1
-    np.testing.assert_array_equal(limited[0].input, PS.build_samples(data)["CBSD68 s25"][0].input)
+    np.testing.assert_array_equal(limited[0].input, PD.build_samples(data)["CBSD68 s25"][0].input)
     (row,) = [r for r in report.rows("CBSD68 s25", "input") if r.image == "12084.png"]
     assert row.psnr == pytest.approx(psnr(expected[2], expected[1]))
 
 
 def test_y_psnr_with_shave_matches_hand_computation() -> None:
     assert _y(np.full((1, 1, 3), 255, np.uint8))[0, 0] == pytest.approx(235.0)
-    assert PS.y_channel(np.full((1, 1, 3), 255, np.uint8))[0, 0] == pytest.approx(235.0)
+    assert PD.y_channel(np.full((1, 1, 3), 255, np.uint8))[0, 0] == pytest.approx(235.0)
     a, b = _photo(30, 34, seed=1), _photo(30, 34, seed=2)
     s = 3
     ya, yb = _y(a)[s:-s, s:-s], _y(b)[s:-s, s:-s]
     hand = 10 * math.log10(255**2 / np.mean((ya - yb) ** 2))
-    p, q = PS.y_scores(a, b, s)
+    p, q = PD.y_scores(a, b, s)
     assert p == pytest.approx(hand, abs=1e-9)
     assert 0 < q < 1
 
 
-def test_reference_rows(data: Path, report: PS.PaperReport) -> None:
-    sr = {c.name for c in PS.CASES if c.kind == "sr"}
-    for c in PS.CASES:
+def test_reference_rows(data: Path, report: PR.PaperReport) -> None:
+    sr = {c.name for c in PD.CASES if c.kind == "sr"}
+    for c in PD.CASES:
         assert bool(report.rows(c.name, "input")) == (c.name not in sr)
         assert bool(report.rows(c.name, "bicubic")) == (c.name in sr)
     assert report.methods == ("input", "bicubic", "tiny", "tiny:raw")
@@ -151,7 +153,7 @@ def test_reference_rows(data: Path, report: PS.PaperReport) -> None:
     ya, yb = _y(up)[4:-4, 4:-4], _y(hr)[4:-4, 4:-4]
     assert row.psnr == pytest.approx(10 * math.log10(255**2 / np.mean((ya - yb) ** 2)))
     # Models: gain over the reference row of the same image, output the target's size.
-    for c in PS.CASES:
+    for c in PD.CASES:
         ref = {r.image: r.psnr for r in report.rows(c.name, c.reference)}
         models = report.rows(c.name, "tiny")
         assert len(models) == len(ref) > 0
@@ -159,27 +161,27 @@ def test_reference_rows(data: Path, report: PS.PaperReport) -> None:
             assert r.gain == pytest.approx(r.psnr - ref[r.image]) and r.megapixels > 0
 
 
-def test_worst_rows(report: PS.PaperReport) -> None:
+def test_worst_rows(report: PR.PaperReport) -> None:
     worst = report.worst()
-    assert len(worst) == 2 * len(PS.CASES)
+    assert len(worst) == 2 * len(PD.CASES)
     for w in worst:
         rows = report.rows(w.case, w.method)
         low = min(rows, key=lambda r: r.gain)
         far = max(rows, key=lambda r: abs(r.shift))
         assert (w.low_image, w.low_gain, w.shift_image, w.shift) == (low.image, low.gain, far.image, far.shift)
-        assert w.gain_flagged == (low.gain < PS.GAIN_FLAG_DB)
+        assert w.gain_flagged == (low.gain < PR.GAIN_FLAG_DB)
 
-    def result(case: str, image: str, gain: float, shift: float) -> PS.ImageResult:
-        return PS.ImageResult(case, "x", "m", image, 30.0, 0.9, gain, shift, 32, 32)
+    def result(case: str, image: str, gain: float, shift: float) -> PR.ImageResult:
+        return PR.ImageResult(case, "x", "m", image, 30.0, 0.9, gain, shift, 32, 32)
 
-    made = PS.PaperReport(
+    made = PR.PaperReport(
         (
             result("CBSD68 s15", "a", 3.0, 9.5),
             result("CBSD68 s15", "b", 0.2, -1.0),
             result("SOTS-NDR5", "c", 2.0, -20.0),
             result("SOTS-NDR5", "d", 0.6, 1.0),
         ),
-        PS.CASES,
+        PD.CASES,
         ("m",),
         Path("."),
         None,
@@ -190,7 +192,7 @@ def test_worst_rows(report: PS.PaperReport) -> None:
     assert (noise.low_image, noise.gain_flagged, noise.shift_image, noise.shift_flagged) == ("b", True, "a", True)
     # Dehazing may move the brightness: no shift flag for haze.
     assert (haze.low_image, haze.gain_flagged, haze.shift_image, haze.shift_flagged) == ("d", False, "c", False)
-    text = PS.markdown(made)
+    text = PR.markdown(made)
     assert "| m | CBSD68 s15 | b | **+0.20** ! | a | **+9.5** ! |" in text
     assert "| m | SOTS-NDR5 | d | +0.60 | c | -20.0 |" in text
 
@@ -207,15 +209,15 @@ def test_missing_data_is_one_line_error(data: Path, tmp_path: Path, capsys: pyte
     assert E.main(["--suite", "paper", "--paper-data", str(partial), "--models", "none"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Set14" in err and "Rain-NDR5/{input,target}" in err
-    with pytest.raises(PS.PaperDataError, match="Set14"):
-        PS.build_samples(partial)
+    with pytest.raises(PD.PaperDataError, match="Set14"):
+        PD.build_samples(partial)
 
 
 def test_cli_writes_report_and_csv(
     data: Path, tiny: Restorer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(PS, "load_restorers", lambda names: dict.fromkeys(names, tiny))
-    monkeypatch.setenv(PS.PAPER_DATA_ENV, str(data))
+    monkeypatch.setenv(PD.PAPER_DATA_ENV, str(data))
     out, table = tmp_path / "suite.md", tmp_path / "rows.csv"
     argv = ["--suite", "paper", "--models", "ndr-restore,ndr-restore:raw", "--limit", "1"]
     assert E.main([*argv, "--out", str(out), "--csv", str(table)]) == 0
@@ -230,5 +232,5 @@ def test_cli_writes_report_and_csv(
     with table.open() as f:
         rows = list(csv.DictReader(f))
     # one image per case: the reference row plus two models
-    assert len(rows) == 3 * len(PS.CASES)
+    assert len(rows) == 3 * len(PD.CASES)
     assert {r["method"] for r in rows} == {"input", "bicubic", "ndr-restore", "ndr-restore:raw"}

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from restore.inference.restorer import Restorer, available_models
+from restore.inference.loading import available_models
+from restore.inference.restorer import Restorer
 from restore.models.config import preset
 
 

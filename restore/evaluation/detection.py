@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--images", type=int, default=None)
     args = parser.parse_args(argv)
-    from restore.inference.restorer import Restorer, available_models
+    from restore.inference.loading import available_models
+    from restore.inference.restorer import Restorer
 
     names = [m for m in (args.models.split(",") if args.models else available_models()) if m]
     images = benchmark_images(args.size, limit=args.images)

@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 
     images = benchmark_images(args.size, limit=args.images)
     if args.models is None:
-        from restore.inference.restorer import available_models
+        from restore.inference.loading import available_models
 
         args.models = [m for n in available_models() for m in ((n, f"{n}{ORACLE_SUFFIX}") if n == "dfpir" else (n,))]
     restorers = load_restorers([] if args.models == ["none"] else args.models)

@@ -1,0 +1,206 @@
+"""The paper suite's results and how they are reported: per-image rows, worst images, Markdown and CSV.
+
+Each image's ``gain`` is its PSNR over the input's (SR: over bicubic); ``shift`` is the mean of
+output minus target over pixels and channels, in grey levels. The cases and the protocol are
+:mod:`restore.evaluation.paper_data`'s; the run is :mod:`restore.evaluation.paper_suite`'s.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from restore.evaluation.paper_data import BICUBIC, INPUT, PaperCase
+
+#: A model's gain over its input (SR: over bicubic) below this many dB is flagged.
+GAIN_FLAG_DB = 0.5
+#: A mean brightness shift beyond this many grey levels is flagged (noise, rain and SR only:
+#: removing haze legitimately changes the brightness).
+SHIFT_FLAG = 8.0
+
+#: Published PSNR (dB) for reference; a dagger marks full test sets on other images than the proxies here.
+PUBLISHED: dict[str, dict[str, str]] = {
+    "NDR-Restore (paper)": {
+        "CBSD68 s15": "34.01",
+        "CBSD68 s25": "31.36",
+        "CBSD68 s50": "28.10",
+        "Rain-NDR5": "35.42†",
+        "SOTS-NDR5": "28.64†",
+    },
+    "DFPIR (paper)": {
+        "CBSD68 s15": "34.14",
+        "CBSD68 s25": "31.47",
+        "CBSD68 s50": "28.25",
+        "Rain-NDR5": "38.65†",
+        "SOTS-NDR5": "31.87†",
+    },
+}
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One method on one image of one case.
+
+    Attributes:
+        psnr, ssim: against the target (SR: on Y, shaved).
+        gain: PSNR minus the reference row's (input; SR: bicubic) on the same image; None for the
+            reference rows themselves.
+        shift: mean of output minus target over pixels and channels, grey levels (RGB, full image).
+        height, width: the target's size as scored (after cropping, before any shave).
+        seconds: restore time (0 for ``input`` / ``bicubic``); megapixels: output size.
+    """
+
+    case: str
+    kind: str
+    method: str
+    image: str
+    psnr: float
+    ssim: float
+    gain: float | None
+    shift: float
+    height: int
+    width: int
+    seconds: float = 0.0
+    megapixels: float = 0.0
+
+
+@dataclass(frozen=True)
+class WorstImage:
+    """For one model and case: the image it gains least on, and the one it shifts most in brightness."""
+
+    method: str
+    case: str
+    low_image: str
+    low_gain: float
+    shift_image: str
+    shift: float
+    gain_flagged: bool
+    shift_flagged: bool
+
+
+@dataclass(frozen=True)
+class PaperReport:
+    """Every per-image result of a run, with what is needed to describe it."""
+
+    results: tuple[ImageResult, ...]
+    cases: tuple[PaperCase, ...]
+    methods: tuple[str, ...]
+    data: Path
+    limit: int | None
+    machine: str
+    seconds_total: float
+
+    def rows(self, case: str, method: str) -> list[ImageResult]:
+        """The results of ``method`` on the images of ``case``, in run order."""
+        return [r for r in self.results if r.case == case and r.method == method]
+
+    def mean(self, case: str, method: str) -> tuple[float, float] | None:
+        """Mean (PSNR, SSIM) over the case's images, or None where the method was not scored."""
+        rows = self.rows(case, method)
+        if not rows:
+            return None
+        return float(np.mean([r.psnr for r in rows])), float(np.mean([r.ssim for r in rows]))
+
+    def seconds_per_megapixel(self, method: str) -> float | None:
+        """Restore seconds per output megapixel over the whole run; None for the reference rows."""
+        rows = [r for r in self.results if r.method == method]
+        mp = sum(r.megapixels for r in rows)
+        return sum(r.seconds for r in rows) / mp if mp > 0 and method not in (INPUT, BICUBIC) else None
+
+    def worst(self) -> list[WorstImage]:
+        """Per model and case: lowest gain and largest absolute brightness shift, with flags."""
+        out = []
+        for m in self.methods:
+            for c in self.cases:
+                gains = [(r.gain, r) for r in self.rows(c.name, m) if r.gain is not None]
+                if not gains:
+                    continue
+                low_gain, low = min(gains, key=lambda g: g[0])
+                far = max((r for _, r in gains), key=lambda r: abs(r.shift))
+                flag_shift = c.flags_shift and abs(far.shift) > SHIFT_FLAG
+                worst = WorstImage(
+                    m, c.name, low.image, low_gain, far.image, far.shift, low_gain < GAIN_FLAG_DB, flag_shift
+                )
+                out.append(worst)
+        return out
+
+
+def _fmt_gain(v: float, flagged: bool) -> str:
+    return f"**{v:+.2f}** !" if flagged else f"{v:+.2f}"
+
+
+def markdown(report: PaperReport, note: str = "") -> str:
+    """The report: PSNR and SSIM tables (rows: reference rows, models, published numbers), time per
+    model, and the worst-image table with its flags."""
+    cols = [c.name for c in report.cases]
+    header = "| row | " + " | ".join(cols) + " | s/MP |\n|---|" + "---|" * (len(cols) + 1)
+    per_set = {}
+    for c in report.cases:
+        rows = report.rows(c.name, c.reference)
+        sizes = sorted({f"{r.width}x{r.height}" for r in rows}, key=lambda t: -int(t.split("x")[0]))
+        shown = ", ".join(sizes) if len(sizes) <= 2 else f"{len(sizes)} sizes"
+        per_set.setdefault(c.folder, f"{c.folder} {len(rows)} ({shown})")
+    scope = f"the first {report.limit} images of each set (`--limit {report.limit}`)" if report.limit else "all images"
+    lines = [
+        "# Paper suite: the papers' test images, the papers' protocol",
+        "",
+        f"Data: `{report.data}` (see its `SOURCES.md`), {scope}, with their sizes as scored (W x H): "
+        + ", ".join(per_set.values())
+        + ".",
+        f"Machine: {report.machine}; the whole run took {report.seconds_total / 60:.1f} min.",
+        *([note] if note else []),
+        "",
+        "Protocol as PromptIR / DFPIR test it: noise: clean centre-cropped to a multiple of 16, one "
+        "`np.random.seed(0)` per set, sigma 15, 25, 50 in turn over the sorted names, "
+        "`clip(clean + sigma * randn(H, W, 3), 0, 255).astype(uint8)`; pairs: input and target centre-cropped "
+        "to a multiple of 16; SR: HR cropped to a multiple of s, LR by PIL bicubic, scored on Y (BT.601, "
+        "MATLAB `rgb2ycbcr`) with s pixels shaved, reference row PIL bicubic. Elsewhere uint8 RGB, full image. "
+        "`:raw` is the network alone (`refine=False`). s/MP: restore seconds per output megapixel.",
+    ]
+    for metric, idx, fmt in (("PSNR (dB)", 0, "{:.2f}"), ("SSIM", 1, "{:.4f}")):
+        lines += ["", f"## {metric}", "", header]
+        for m in report.methods:
+            cells = [fmt.format(v[idx]) if (v := report.mean(c, m)) is not None else "—" for c in cols]
+            spm = report.seconds_per_megapixel(m)
+            lines.append(f"| {m} | " + " | ".join(cells) + f" | {'—' if spm is None else f'{spm:.2f}'} |")
+        if idx == 0:
+            for label, values in PUBLISHED.items():
+                lines.append(f"| *{label}* | " + " | ".join(values.get(c, "") for c in cols) + " | |")
+    lines += [
+        "",
+        "Published rows: the papers' tables, CBSD68 on the same 68 images and protocol. † Rain100L (100 pairs) and "
+        "SOTS-outdoor (500 pairs): full-set numbers on *different images* from the 5-pair proxies here (Rain-NDR5 "
+        "is RainTrainL-style light rain, Rain-MFDNet3 heavy rain); compare only loosely.",
+        "",
+        "## Worst images",
+        "",
+        f"Per model and column: the image with the lowest PSNR gain over its input (SR: over bicubic), and the one "
+        f"with the largest mean brightness shift (output minus target, grey levels, RGB). `!` marks a gain under "
+        f"+{GAIN_FLAG_DB} dB, or a shift beyond {SHIFT_FLAG:g} grey levels (noise, rain and SR only).",
+        "",
+        "| model | column | lowest gain: image | gain (dB) | largest shift: image | shift |",
+        "|---|---|---|---|---|---|",
+    ]
+    worst = report.worst()
+    for w in worst:
+        shift = f"**{w.shift:+.1f}** !" if w.shift_flagged else f"{w.shift:+.1f}"
+        lines.append(
+            f"| {w.method} | {w.case} | {w.low_image} | {_fmt_gain(w.low_gain, w.gain_flagged)} | "
+            f"{w.shift_image} | {shift} |"
+        )
+    flagged = [w for w in worst if w.gain_flagged or w.shift_flagged]
+    lines += ["", f"Flagged: {len(flagged)} of {len(worst)} model/column pairs."]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(report: PaperReport, path: Path) -> None:
+    """One line per :class:`ImageResult`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(ImageResult.__dataclass_fields__))
+        writer.writeheader()
+        for r in report.results:
+            writer.writerow(asdict(r))
