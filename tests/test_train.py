@@ -571,6 +571,8 @@ def test_refit_crops_can_be_toned_scenes(photos):
 def test_benchmark_check_compares_the_two_files_case_by_case(run, tmp_path, monkeypatch):
     import restore.evaluation.benchmark as B
     import restore.training.chain as C
+    from restore.inference.restorer import Restorer
+    from restore.models.weights import save_weights
 
     shipped = _shipped_tiny(run, tmp_path / "a")
     same = _shipped_tiny(run, tmp_path / "b")
@@ -578,7 +580,53 @@ def test_benchmark_check_compares_the_two_files_case_by_case(run, tmp_path, monk
     monkeypatch.setattr(B, "benchmark_images", lambda size=384, limit=None: {"random": img})
     ok, facts, table = C.benchmark_check("ndr-restore", shipped, same)
     assert ok and "worst case" in facts and len(table) == 12
+    assert all(set(v) == {"shipped", "candidate"} for v in table.values()), "no DFPIR shipped beside it"
     assert all(v["shipped"] == v["candidate"] for v in table.values()), "the same weights score the same"
+
+    # A DFPIR shipped beside NDR-Restore borrows its estimator: it is scored with both estimators.
+    cfg = preset("dfpir-tiny")
+    save_weights(Restorer.from_config(cfg, name="dfpir", seed=0).model, shipped.parent / "dfpir.safetensors", cfg)
+    ok, facts, table = C.benchmark_check("ndr-restore", shipped, same)
+    assert ok and "ndr-restore benchmark mean" in facts and "dfpir benchmark mean" in facts
+    assert all(set(v) == {"shipped", "candidate", "dfpir/shipped", "dfpir/candidate"} for v in table.values())
+    assert all(v["dfpir/shipped"] == v["dfpir/candidate"] for v in table.values())
+
+    # An estimator that moves DFPIR's routing is judged on DFPIR's cases too.
+    real = Restorer.from_pretrained
+    candidates: list[Restorer] = []
+
+    def worse_dfpir_with_the_candidate(name, *a, directory=None, estimator="auto", **k):
+        r = real(name, *a, directory=directory, estimator=estimator, **k)
+        if name == "ndr-restore" and Path(directory) == same.parent:
+            candidates.append(r)
+        if name == "dfpir" and any(estimator is c for c in candidates):
+            r.model = _Darker(r.model)
+        return r
+
+    monkeypatch.setattr(Restorer, "from_pretrained", staticmethod(worse_dfpir_with_the_candidate))
+    ok, facts, table = C.benchmark_check("ndr-restore", shipped, same)
+    assert not ok and "dfpir benchmark mean" in facts
+    assert all(v["shipped"] == v["candidate"] for v in table.values()), "NDR-Restore itself did not move"
+
+
+class _Darker(torch.nn.Module):
+    """A network wrapper whose output is 0.3 darker: a routing that went wrong, for the test."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, *args, **kwargs):
+        out = self.inner(*args, **kwargs)
+        if isinstance(out, tuple):
+            return (out[0] - 0.3, *out[1:])
+        return out - 0.3
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
 
 
 def test_chain_with_benchmark_keeps_a_candidate_that_loses_a_case(photos, run, tmp_path, monkeypatch):
