@@ -46,7 +46,7 @@ def estimate_noise_sigma(img: np.ndarray) -> float:
         img: ``HxWx3`` uint8 RGB.
     """
     check_rgb(img)
-    return float(image_noise_level(img).mean()) * 255.0
+    return float(image_noise_level(img, clip_aware=True).mean()) * 255.0
 
 
 def nlmeans(img: np.ndarray, sigma: float | None = None) -> np.ndarray:
