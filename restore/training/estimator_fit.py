@@ -28,8 +28,8 @@ from restore.models import build_model
 from restore.synthesis.registry import sample
 from restore.synthesis.scenes import tone_scenes
 from restore.training.config import load_train_config, model_config
+from restore.training.patches import PatchSampler
 from restore.training.run_files import final_key
-from restore.training.trainer import PatchSampler
 
 log = logging.getLogger("restore.training.estimator_fit")
 

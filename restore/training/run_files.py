@@ -1,19 +1,28 @@
-"""A training run's files: which weights a checkpoint stands for, warm-start records, shipped files
-read back as checkpoints, and the export of a run to shipped ``.safetensors``."""
+"""A training run's files: a trainer's checkpoint (save, resume, warm start), which weights a
+checkpoint stands for, warm-start records, shipped files read back as checkpoints, and the
+export of a run to shipped ``.safetensors``."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from restore.models import build_degrad, build_model
-from restore.models.weights import degrad_path, read_metadata, read_state, save_weights
+from restore.models.weights import clean_state_dict, degrad_path, read_metadata, read_state, save_weights
 from restore.resources import package_assets
 from restore.training.config import load_train_config, model_config
+
+if TYPE_CHECKING:
+    from restore.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
 
 
 def final_key(ckpt: dict) -> str:
@@ -55,6 +64,78 @@ def read_shipped(path: Path) -> dict:
     if facts.get("warm_started_from"):
         ckpt["init_from"] = json.dumps(facts["warm_started_from"])
     return ckpt
+
+
+def save_checkpoint(trainer: Trainer) -> None:
+    """Write a trainer's whole state to ``out/last.pt`` (rank 0 only), through a temporary file
+    so that a run stopped mid-write keeps its previous checkpoint."""
+    if trainer.rank != 0:
+        return
+    ckpt = {
+        "model": clean_state_dict(trainer.model.state_dict()),
+        "degrad": clean_state_dict(trainer.degrad.state_dict()) if trainer.degrad else None,
+        "ema": clean_state_dict(trainer.ema.state_dict()) if trainer.ema is not None else None,
+        "opt": trainer.opt.state_dict(),
+        "step": trainer.step,
+        "elapsed": trainer.elapsed,
+        "train_config": json.dumps(asdict(trainer.cfg)),
+        "g": trainer.g.get_state(),
+        "gdev": trainer.gdev.get_state(),
+    }
+    if trainer.init_from is not None:
+        ckpt["init_from"] = json.dumps(trainer.init_from)
+    tmp = trainer.out / "last.pt.tmp"
+    torch.save(ckpt, tmp)
+    tmp.replace(trainer.out / "last.pt")
+
+
+def resume_checkpoint(trainer: Trainer) -> bool:
+    """Restore a trainer's state from its ``out/last.pt``; False when the run has none yet."""
+    path = trainer.out / "last.pt"
+    if not path.exists():
+        return False
+    ckpt = torch.load(path, map_location=trainer.device, weights_only=True)
+    trainer.model.load_state_dict(ckpt["model"])
+    if trainer.degrad is not None and ckpt["degrad"] is not None:
+        trainer.degrad.load_state_dict(ckpt["degrad"])
+    if trainer.cfg.ema > 0 and ckpt.get("ema") is not None:
+        trainer.start_average(ckpt["ema"])
+    trainer.opt.load_state_dict(ckpt["opt"])
+    trainer.step = int(ckpt["step"])
+    trainer.elapsed = float(ckpt.get("elapsed", 0.0))
+    trainer.init_from = json.loads(ckpt["init_from"]) if "init_from" in ckpt else None
+    trainer.g.set_state(ckpt["g"].cpu())  # loaded onto the training device with the rest
+    trainer.gdev.set_state(ckpt["gdev"].cpu())
+    log.info("resumed %s at step %d", path, trainer.step)
+    return True
+
+
+def warm_start_weights(trainer: Trainer, path: Path) -> None:
+    """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule).
+
+    Parameters the checkpoint lacks keep their initialisation; they must be zero-initialised
+    additions (the affine head), so the warm-started network computes what the old one did.
+    Estimator weights whose shape changed (a richer pooled input) are re-initialised: the
+    head is refitted after training anyway (:mod:`restore.training.estimator_fit`).
+    """
+    if path.suffix == ".safetensors":
+        ckpt = read_shipped(path)
+    else:
+        ckpt = torch.load(path, map_location=trainer.device, weights_only=True)
+    trainer.init_from = warm_start_record(path, ckpt)
+    for module, state in ((trainer.model, final_weights(ckpt)), (trainer.degrad, ckpt.get("degrad"))):
+        if module is None or state is None:
+            continue
+        own = module.state_dict()
+        src = {k: v for k, v in state.items() if k in own}
+        reshaped = [k for k, v in src.items() if v.shape != own[k].shape]
+        if any(not k.startswith("estimator.") for k in reshaped):
+            raise ValueError(f"{path}: shapes differ for {reshaped}; warm start needs the same backbone")
+        for k in reshaped:
+            del src[k]
+        missing = [k for k in own if k not in src]
+        module.load_state_dict(src, strict=False)
+        log.info("warm start from %s: %d tensors copied, kept the init of %s", path, len(src), missing)
 
 
 def chain_totals(steps: int, seconds: float, origin: dict | None) -> tuple[int, int]:

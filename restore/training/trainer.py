@@ -1,7 +1,9 @@
 """Training loop for NDR-Restore, DFPIR and the plain backbone (CPU, CUDA, torchrun DDP).
 
 Patches are cropped from the clean photos on the fly and degraded *on the training device* with
-:mod:`restore.synthesis.registry`, so a GPU never waits for a CPU data loader.
+:mod:`restore.synthesis.registry`, so a GPU never waits for a CPU data loader. The crops come from
+:mod:`~restore.training.patches`, the schedule and loss from :mod:`~restore.training.objective`,
+and the checkpoint files from :mod:`~restore.training.run_files`.
 
 Usage::
 
@@ -16,119 +18,52 @@ import argparse
 import copy
 import json
 import logging
-import math
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor, nn
 
 from restore.data.photos import list_photos
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.config import ModelConfig
 from restore.models.dfpir import routing_weights
-from restore.models.weights import clean_state_dict
 from restore.resources import package_assets
 from restore.synthesis.registry import sample
 from restore.synthesis.scenes import tone_scenes
 from restore.training.config import TrainConfig, load_train_config, model_config
-from restore.training.run_files import export, final_weights, read_shipped, warm_start_record
+from restore.training.objective import PSNR_FLOOR, lr_at, restoration_objective
+from restore.training.patches import PatchSampler, validation_set
+from restore.training.run_files import (
+    export,
+    final_weights,
+    resume_checkpoint,
+    save_checkpoint,
+    warm_start_weights,
+)
 from restore.training.validation import plot_curve, validate
 
-PSNR_FLOOR = 1e-4  # MSE added inside the log of the "psnr" loss (a 40 dB ceiling)
+# Names callers and tests reach through this module (the step looks up `sample`,
+# `restoration_objective` and `validate` here, so patching them here takes effect).
+__all__ = [
+    "PSNR_FLOOR",
+    "PatchSampler",
+    "Trainer",
+    "export",
+    "final_weights",
+    "lr_at",
+    "main",
+    "restoration_objective",
+    "sample",
+    "validate",
+    "validation_set",
+]
 
 log = logging.getLogger("restore.training.trainer")
-
-
-def lr_at(step: int, cfg: TrainConfig, progress: float | None = None) -> float:
-    """Linear warm-up to ``cfg.lr``, then cosine decay to ``cfg.min_lr`` at ``cfg.steps``.
-
-    ``progress`` (0-1) replaces ``step / steps`` for the cosine when a run has a time budget, so
-    the schedule still ends at ``min_lr`` when time, not steps, runs out.
-    """
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup) if progress is None else progress
-    t = min(1.0, max(0.0, t))
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * t))
-
-
-class PatchSampler:
-    """Random, texture-preferring, augmented crops from photos held on the training device."""
-
-    def __init__(self, paths: list[Path], patch: int, device: torch.device, generator: torch.Generator) -> None:
-        self.images = [self._load(p, device) for p in paths]
-        self.images = [im for im in self.images if min(im.shape[-2:]) >= patch]
-        if not self.images:
-            raise ValueError(f"no photo is at least {patch}x{patch} px")
-        areas = torch.tensor([im.shape[-1] * im.shape[-2] for im in self.images], dtype=torch.float)
-        self.weights = areas / areas.sum()
-        self.patch = patch
-        self.g = generator
-
-    @staticmethod
-    def _load(path: Path, device: torch.device) -> Tensor:
-        arr = np.array(Image.open(path).convert("RGB"))
-        return torch.from_numpy(arr).permute(2, 0, 1).contiguous().to(device)  # (3, H, W) uint8
-
-    def __call__(self, batch: int) -> Tensor:
-        """``(batch, 3, patch, patch)`` float in [0, 1]: the most textured of 1.5x candidates."""
-        n = batch + batch // 2
-        idx = torch.multinomial(self.weights, n, replacement=True, generator=self.g)
-        p = self.patch
-        crops = []
-        for i in idx.tolist():
-            im = self.images[i]
-            y = int(torch.randint(0, im.shape[1] - p + 1, (1,), generator=self.g))
-            x = int(torch.randint(0, im.shape[2] - p + 1, (1,), generator=self.g))
-            crops.append(im[:, y : y + p, x : x + p])
-        x = torch.stack(crops).float() / 255.0
-        texture = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(1, 2, 3))
-        x = x[texture.argsort(descending=True)[:batch]]
-        x = x[torch.randperm(batch, generator=self.g)]
-        k = int(torch.randint(0, 4, (1,), generator=self.g))
-        x = torch.rot90(x, k, dims=(2, 3))
-        if int(torch.randint(0, 2, (1,), generator=self.g)):
-            x = x.flip(3)
-        return x.contiguous()
-
-
-def validation_set(paths: list[Path], size: int, device: torch.device, grid: int = 1) -> Tensor:
-    """Crops ``(N * grid², 3, size, size)`` of the validation photos: a ``grid x grid`` lattice of
-    evenly spaced crops per photo (``grid=1``: the centre crop), so no one crop decides a type."""
-    out = []
-    for p in paths:
-        im = PatchSampler._load(p, device)
-        h, w = im.shape[-2:]
-        s = min(size, h, w)
-        for gy in range(grid):
-            for gx in range(grid):
-                y, x = (h - s) * (gy + 1) // (grid + 1), (w - s) * (gx + 1) // (grid + 1)
-                crop = im[None, :, y : y + s, x : x + s].float() / 255.0
-                out.append(F.interpolate(crop, size=(size, size), mode="area"))
-    return torch.cat(out)
-
-
-def restoration_objective(restored: Tensor, degraded: Tensor, clean: Tensor, loss: str, cfg: TrainConfig) -> Tensor:
-    """The restoration term of the loss for one batch (see ``TrainConfig.loss``)."""
-    err = restored - clean
-    if loss == "psnr":
-        # -PSNR / 100 per sample: 0.1 * log10(MSE + 1e-4); the 1e-4 (40 dB) keeps nearly clean
-        # samples from taking the whole gradient. Balanced already: no loss_balance weights.
-        return (0.1 * torch.log10(err.square().mean(dim=(1, 2, 3)) + PSNR_FLOOR)).mean()
-    per_sample = (err.square() if loss == "l2" else err.abs()).mean(dim=(1, 2, 3))
-    if not cfg.loss_balance:
-        return per_sample.mean()
-    # Mild degradations (input error ~0.02) must count as much as severe ones (~0.25): the
-    # benchmark averages PSNR over cases, and plain L1 is dominated by the severe.
-    w = 1.0 / ((degraded - clean).abs().mean(dim=(1, 2, 3)) + cfg.balance_floor)
-    return (per_sample * w / w.mean()).mean()
 
 
 class Trainer:
@@ -184,73 +119,21 @@ class Trainer:
 
     # ----------------------------------------------------------------- checkpoints
     def save(self) -> None:
-        if self.rank != 0:
-            return
-        ckpt = {
-            "model": clean_state_dict(self.model.state_dict()),
-            "degrad": clean_state_dict(self.degrad.state_dict()) if self.degrad else None,
-            "ema": clean_state_dict(self.ema.state_dict()) if self.ema is not None else None,
-            "opt": self.opt.state_dict(),
-            "step": self.step,
-            "elapsed": self.elapsed,
-            "train_config": json.dumps(asdict(self.cfg)),
-            "g": self.g.get_state(),
-            "gdev": self.gdev.get_state(),
-        }
-        if self.init_from is not None:
-            ckpt["init_from"] = json.dumps(self.init_from)
-        tmp = self.out / "last.pt.tmp"
-        torch.save(ckpt, tmp)
-        tmp.replace(self.out / "last.pt")
+        """Write the run's state to ``out/last.pt`` (see :func:`~restore.training.run_files.save_checkpoint`)."""
+        save_checkpoint(self)
 
     def resume(self) -> bool:
-        path = self.out / "last.pt"
-        if not path.exists():
-            return False
-        ckpt = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(ckpt["model"])
-        if self.degrad is not None and ckpt["degrad"] is not None:
-            self.degrad.load_state_dict(ckpt["degrad"])
-        if self.cfg.ema > 0 and ckpt.get("ema") is not None:
-            self._start_average(ckpt["ema"])
-        self.opt.load_state_dict(ckpt["opt"])
-        self.step = int(ckpt["step"])
-        self.elapsed = float(ckpt.get("elapsed", 0.0))
-        self.init_from = json.loads(ckpt["init_from"]) if "init_from" in ckpt else None
-        self.g.set_state(ckpt["g"].cpu())  # loaded onto the training device with the rest
-        self.gdev.set_state(ckpt["gdev"].cpu())
-        log.info("resumed %s at step %d", path, self.step)
-        return True
+        """Continue from ``out/last.pt`` when the run has one (returns whether it did)."""
+        return resume_checkpoint(self)
 
     def warm_start(self, path: Path) -> None:
-        """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule).
-
-        Parameters the checkpoint lacks keep their initialisation; they must be zero-initialised
-        additions (the affine head), so the warm-started network computes what the old one did.
-        Estimator weights whose shape changed (a richer pooled input) are re-initialised: the
-        head is refitted after training anyway (:mod:`restore.training.estimator_fit`).
-        """
-        if path.suffix == ".safetensors":
-            ckpt = read_shipped(path)
-        else:
-            ckpt = torch.load(path, map_location=self.device, weights_only=True)
-        self.init_from = warm_start_record(path, ckpt)
-        for module, state in ((self.model, final_weights(ckpt)), (self.degrad, ckpt.get("degrad"))):
-            if module is None or state is None:
-                continue
-            own = module.state_dict()
-            src = {k: v for k, v in state.items() if k in own}
-            reshaped = [k for k, v in src.items() if v.shape != own[k].shape]
-            if any(not k.startswith("estimator.") for k in reshaped):
-                raise ValueError(f"{path}: shapes differ for {reshaped}; warm start needs the same backbone")
-            for k in reshaped:
-                del src[k]
-            missing = [k for k in own if k not in src]
-            module.load_state_dict(src, strict=False)
-            log.info("warm start from %s: %d tensors copied, kept the init of %s", path, len(src), missing)
+        """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule);
+        see :func:`~restore.training.run_files.warm_start_weights`."""
+        warm_start_weights(self, path)
 
     # ----------------------------------------------------------------- weight average
-    def _start_average(self, state: dict[str, Tensor]) -> None:
+    def start_average(self, state: dict[str, Tensor]) -> None:
+        """Begin the weight average (:attr:`ema`) from ``state``, the restoration network's weights."""
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.ema.load_state_dict(state)
         # state_dict() tensors share storage with the modules: pair them once, update them in place.
@@ -265,7 +148,7 @@ class Trainer:
         if self.cfg.ema <= 0:
             return
         if self.ema is None:
-            self._start_average(self.model.state_dict())
+            self.start_average(self.model.state_dict())
             return
         keep = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
