@@ -185,6 +185,21 @@ def test_validation_psnr_is_the_mean_of_per_crop_psnrs():
     assert psnr_t(clean, clean) == 100.0, "identical crops are capped, not infinite"
 
 
+def test_curve_draws_logs_whose_rows_lack_a_loss(tmp_path):
+    """With ``alternate``, restore-only steps log no re-degrade loss: the curve still draws."""
+    from restore.training.validation import plot_curve
+
+    rows = [
+        {"step": 1, "loss": 0.2, "loss_restore": 0.2},
+        {"step": 2, "loss": 0.3, "loss_restore": 0.1, "loss_degrad": 0.2},
+    ]
+    rows.append({"step": 2, "val": {"noise": 30.0, "noise_input": 25.0}})
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    plot_curve(log, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 1000
+
+
 def test_main_writes_checkpoint_log_and_curve(run):
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     assert ckpt["step"] == 2

@@ -102,10 +102,12 @@ def plot_curve(log_path: Path, out_path: Path) -> None:
     fig = Figure(figsize=(10, 4), dpi=100)
     ax1, ax2 = fig.subplots(1, 2)
     if train:
-        steps = [r["step"] for r in train]
-        ax1.plot(steps, [r["loss_restore"] for r in train], label="L1 restore")
-        if any(r.get("loss_degrad") for r in train):
-            ax1.plot(steps, [r["loss_degrad"] for r in train], label="L1 re-degrade")
+        # With ``alternate``, a row logged on a restore-only step has no re-degrade loss (and a
+        # degrade-only one may lack the restore loss): each curve takes the rows that have it.
+        for key, label in (("loss_restore", "L1 restore"), ("loss_degrad", "L1 re-degrade")):
+            have = [r for r in train if r.get(key)]
+            if have:
+                ax1.plot([r["step"] for r in have], [r[key] for r in have], label=label)
         ax1.set_yscale("log")
         ax1.set_xlabel("step")
         ax1.set_ylabel("loss")
