@@ -165,6 +165,8 @@ def export(run: Path, name: str, out_dir: Path | None = None, *, half: bool = Tr
         origin = json.loads(ckpt["init_from"])
         facts["warm_started_from"] = origin
         facts["total_steps"], facts["total_wall_seconds"] = chain_totals(ckpt["step"], ckpt["elapsed"], origin)
+    if "soup_of" in ckpt:  # a weight average of several runs (restore.training.soup): each arm's record
+        facts["soup_of"] = json.loads(ckpt["soup_of"])
     dtype = torch.float16 if half else None
     model = build_model(mcfg)
     model.load_state_dict(final_weights(ckpt))
