@@ -171,8 +171,8 @@ def test_worst_rows(report: PR.PaperReport) -> None:
         assert (w.low_image, w.low_gain, w.shift_image, w.shift) == (low.image, low.gain, far.image, far.shift)
         assert w.gain_flagged == (low.gain < PR.GAIN_FLAG_DB)
 
-    def result(case: str, image: str, gain: float, shift: float) -> PR.ImageResult:
-        return PR.ImageResult(case, "x", "m", image, 30.0, 0.9, gain, shift, 32, 32)
+    def result(case: str, image: str, gain: float | None, shift: float, method: str = "m") -> PR.ImageResult:
+        return PR.ImageResult(case, "x", method, image, 30.0, 0.9, gain, shift, 32, 32)
 
     made = PR.PaperReport(
         (
@@ -180,9 +180,10 @@ def test_worst_rows(report: PR.PaperReport) -> None:
             result("CBSD68 s15", "b", 0.2, -1.0),
             result("SOTS-NDR5", "c", 2.0, -20.0),
             result("SOTS-NDR5", "d", 0.6, 1.0),
+            result("CBSD68 s15", "a", None, 9.0, PD.INPUT),
         ),
         PD.CASES,
-        ("m",),
+        (PD.INPUT, "m"),
         Path("."),
         None,
         "test",
@@ -193,8 +194,9 @@ def test_worst_rows(report: PR.PaperReport) -> None:
     # Dehazing may move the brightness: no shift flag for haze.
     assert (haze.low_image, haze.gain_flagged, haze.shift_image, haze.shift_flagged) == ("d", False, "c", False)
     text = PR.markdown(made)
-    assert "| m | CBSD68 s15 | b | **+0.20** ! | a | **+9.5** ! |" in text
-    assert "| m | SOTS-NDR5 | d | +0.60 | c | -20.0 |" in text
+    assert noise.input_shift == 9.0 and haze.input_shift is None, "the input's own shift on that image"
+    assert "| m | CBSD68 s15 | b | **+0.20** ! | a | **+9.5** ! | +9.0 |" in text
+    assert "| m | SOTS-NDR5 | d | +0.60 | c | -20.0 | — |" in text
 
 
 def test_missing_data_is_one_line_error(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,6 +79,9 @@ class WorstImage:
     shift: float
     gain_flagged: bool
     shift_flagged: bool
+    #: the reference row's (input; SR: bicubic) own shift on ``shift_image``; None where not scored.
+    #: As large as ``shift``, it says that the pair differs in brightness, not that the model moved it.
+    input_shift: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,17 @@ class PaperReport:
                 low_gain, low = min(gains, key=lambda g: g[0])
                 far = max((r for _, r in gains), key=lambda r: abs(r.shift))
                 flag_shift = c.flags_shift and abs(far.shift) > SHIFT_FLAG
+                ref = [r.shift for r in self.rows(c.name, c.reference) if r.image == far.image]
                 worst = WorstImage(
-                    m, c.name, low.image, low_gain, far.image, far.shift, low_gain < GAIN_FLAG_DB, flag_shift
+                    m,
+                    c.name,
+                    low.image,
+                    low_gain,
+                    far.image,
+                    far.shift,
+                    low_gain < GAIN_FLAG_DB,
+                    flag_shift,
+                    ref[0] if ref else None,
                 )
                 out.append(worst)
         return out
@@ -179,17 +191,19 @@ def markdown(report: PaperReport, note: str = "") -> str:
         "",
         f"Per model and column: the image with the lowest PSNR gain over its input (SR: over bicubic), and the one "
         f"with the largest mean brightness shift (output minus target, grey levels, RGB). `!` marks a gain under "
-        f"+{GAIN_FLAG_DB} dB, or a shift beyond {SHIFT_FLAG:g} grey levels (noise, rain and SR only).",
+        f"+{GAIN_FLAG_DB} dB, or a shift beyond {SHIFT_FLAG:g} grey levels (noise, rain and SR only). "
+        "The last column is the input's own shift on that image (SR: bicubic's): where it is as large as the "
+        "output's, the pair differs in brightness and the model left it so.",
         "",
-        "| model | column | lowest gain: image | gain (dB) | largest shift: image | shift |",
-        "|---|---|---|---|---|---|",
+        "| model | column | lowest gain: image | gain (dB) | largest shift: image | shift | input's shift |",
+        "|---|---|---|---|---|---|---|",
     ]
     worst = report.worst()
     for w in worst:
         shift = f"**{w.shift:+.1f}** !" if w.shift_flagged else f"{w.shift:+.1f}"
         lines.append(
             f"| {w.method} | {w.case} | {w.low_image} | {_fmt_gain(w.low_gain, w.gain_flagged)} | "
-            f"{w.shift_image} | {shift} |"
+            f"{w.shift_image} | {shift} | {'—' if w.input_shift is None else f'{w.input_shift:+.1f}'} |"
         )
     flagged = [w for w in worst if w.gain_flagged or w.shift_flagged]
     lines += ["", f"Flagged: {len(flagged)} of {len(worst)} model/column pairs."]
