@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from PIL import Image
-from test_train import TINY, textured_photo
 
 import restore.training.trainer as T
 from restore.models.weights import read_metadata, read_state
 from restore.training.run_files import export
 from restore.training.soup import average_states, main, soup
+
+TINY = Path(__file__).resolve().parent.parent / "configs" / "tiny.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,8 @@ def arms(tmp_path_factory) -> tuple[Path, Path, Path]:
     for split, n in (("train", 2), ("val", 1)):
         (photos / split).mkdir(parents=True)
         for i in range(n):
-            Image.fromarray(textured_photo(10 * (split == "val") + i)).save(photos / split / f"p{i}.png")
+            rng = np.random.default_rng(10 * (split == "val") + i)
+            Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(photos / split / f"p{i}.png")
     base = root / "base"
     assert (
         T.main(["--config", str(TINY), "--data", str(photos), "--out", str(base), "--steps", "2", "--device", "cpu"])
