@@ -97,3 +97,28 @@ def test_soup_refuses_runs_from_scratch(tmp_path, arms):
     torch.save(ckpt, scratch / "last.pt")
     with pytest.raises(ValueError, match="scratch"):
         soup([a, scratch], tmp_path / "s")
+
+
+def test_soup_with_origin_pulls_an_arm_back_towards_its_start(arms, tmp_path):
+    from restore.training.run_files import read_shipped
+
+    shipped, a, _ = arms
+    path = soup([a], tmp_path / "wise", with_origin=True)
+    ckpt = torch.load(path, weights_only=True)
+    arm, origin = torch.load(a / "last.pt", weights_only=True)["ema"], read_shipped(shipped)["model"]
+    for k, v in ckpt["model"].items():
+        if v.is_floating_point():
+            assert torch.allclose(v, (arm[k].float() + origin[k].float()) / 2, atol=1e-6), k
+    roles = json.loads(ckpt["soup_of"])
+    assert roles[-1] == {"checkpoint": str(shipped), "role": "origin"} and len(roles) == 2
+    assert json.loads(ckpt["init_from"])["checkpoint"] == str(shipped)
+
+    # an origin file that a later ship replaced is not the origin any more
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    ck = torch.load(a / "last.pt", weights_only=True)
+    record = json.loads(ck["init_from"])  # as if the arm had started from a file of 5 more steps
+    ck["init_from"] = json.dumps({**record, "steps": record["steps"] + 5})
+    torch.save(ck, moved / "last.pt")
+    with pytest.raises(ValueError, match="replaced"):
+        soup([moved], tmp_path / "bad", with_origin=True)

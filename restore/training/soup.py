@@ -6,6 +6,11 @@ file with different seeds or sampling odds. At the learning rates the chain uses
 network too, and often a better one than either (Wortsman et al., 2022, "Model soups"). The average
 costs no training: a session's two arms give three candidates to score instead of two.
 
+With ``--with-origin`` the arms' common origin (the shipped file they started from) joins the
+average as one more member: the fine-tuned weights pulled part of the way back to where they
+started (Wortsman et al., 2022, "Robust fine-tuning of zero-shot models"), which keeps more of what
+a run lost on one type (the chain's recurring low-light loss) and less of what it gained.
+
 ``python -m restore.training.soup runs/chain19 runs/chain20 --out runs/soup19-20`` writes
 ``runs/soup19-20/last.pt`` (the averaged weights, no optimiser state); then
 ``python -m restore.training.chain --name ndr-restore --config <any of the arms' YAML> --minutes 0
@@ -24,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from restore.training.run_files import final_weights, warm_start_record
+from restore.training.run_files import final_weights, read_shipped, warm_start_record
 
 
 def average_states(states: list[dict[str, Tensor]], what: str) -> dict[str, Tensor]:
@@ -84,17 +89,39 @@ def soup_record(paths: list[Path], ckpts: list[dict]) -> dict:
     }
 
 
-def soup(runs: list[Path], out: Path) -> Path:
-    """Average the weights each run's ``last.pt`` stands for (its weight average where it keeps
-    one) and NDR-Degrad's, into ``out/last.pt``; returns that path.
+def origin_weights(origin: dict) -> dict:
+    """The checkpoint-like dict of the weights a warm-start record names, checked to be those
+    weights still (a shipped file is replaced when a run ships).
 
     Raises:
-        ValueError: fewer than two runs, an existing ``out/last.pt`` (never overwritten), or runs
-            that are not the same network from the same origin.
-        FileNotFoundError: a run without ``last.pt``.
+        ValueError: the file now holds other weights than the record's.
+        FileNotFoundError: the file is gone.
     """
-    if len(runs) < 2:
-        raise ValueError("a soup needs at least two runs")
+    path = Path(origin["checkpoint"])
+    if not path.is_file():
+        raise FileNotFoundError(f"the arms' origin {path} is gone")
+    ckpt = (
+        read_shipped(path) if path.suffix == ".safetensors" else torch.load(path, map_location="cpu", weights_only=True)
+    )
+    if (int(ckpt["step"]), round(float(ckpt.get("elapsed", 0.0)))) != (origin["steps"], origin["wall_seconds"]):
+        raise ValueError(
+            f"{path} no longer holds the arms' origin ({ckpt['step']} steps, not {origin['steps']}): it was replaced"
+        )
+    return ckpt
+
+
+def soup(runs: list[Path], out: Path, *, with_origin: bool = False) -> Path:
+    """Average the weights each run's ``last.pt`` stands for (its weight average where it keeps
+    one) and NDR-Degrad's, into ``out/last.pt``; returns that path. ``with_origin``: the runs'
+    common origin is one more member of the average (one run is then enough).
+
+    Raises:
+        ValueError: too few members, an existing ``out/last.pt`` (never overwritten), runs that
+            are not the same network from the same origin, or an origin file that was replaced.
+        FileNotFoundError: a run without ``last.pt``, or a missing origin file.
+    """
+    if len(runs) + with_origin < 2:
+        raise ValueError("a soup needs at least two runs (or one run and --with-origin)")
     target = out / "last.pt"
     if target.exists():
         raise ValueError(f"{target} exists; choose another --out (a soup never overwrites a run)")
@@ -108,9 +135,13 @@ def soup(runs: list[Path], out: Path) -> Path:
     if len(shapes) != 1:
         raise ValueError(f"the runs train different networks: {sorted(shapes)}")
     record = soup_record(paths, ckpts)
-    degrads = [c.get("degrad") for c in ckpts]
+    members = list(ckpts)
+    if with_origin:
+        members.append(origin_weights(record["init_from"]))
+        record["soup_of"].append({"checkpoint": record["init_from"]["checkpoint"], "role": "origin"})
+    degrads = [c.get("degrad") for c in members]
     ckpt = {
-        "model": average_states([final_weights(c) for c in ckpts], "model"),
+        "model": average_states([final_weights(c) for c in members], "model"),
         "degrad": average_states(degrads, "degrad") if all(d is not None for d in degrads) else None,
         "ema": None,
         "step": record["steps"],
@@ -130,9 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m restore.training.soup", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+", help="run folders with a last.pt, from the same origin")
     parser.add_argument("--out", type=Path, required=True, help="the new run folder for the soup")
+    parser.add_argument(
+        "--with-origin", action="store_true", help="the runs' common origin joins the average (one run is enough)"
+    )
     args = parser.parse_args(argv)
     try:
-        path = soup(args.runs, args.out)
+        path = soup(args.runs, args.out, with_origin=args.with_origin)
     except (ValueError, FileNotFoundError) as e:
         parser.error(str(e))
     print(f"wrote {path}; judge it with python -m restore.training.chain ... --minutes 0 --run {args.out}")
