@@ -66,6 +66,13 @@ def read_shipped(path: Path) -> dict:
     return ckpt
 
 
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    """A run's ``last.pt``, or a shipped ``.safetensors`` file read as one (:func:`read_shipped`)."""
+    if path.suffix == ".safetensors":
+        return read_shipped(path)
+    return torch.load(path, map_location=device, weights_only=True)
+
+
 def save_checkpoint(trainer: Trainer) -> None:
     """Write a trainer's whole state to ``out/last.pt`` (rank 0 only), through a temporary file
     so that a run stopped mid-write keeps its previous checkpoint."""
@@ -118,10 +125,7 @@ def warm_start_weights(trainer: Trainer, path: Path) -> None:
     Estimator weights whose shape changed (a richer pooled input) are re-initialised: the
     head is refitted after training anyway (:mod:`restore.training.estimator_fit`).
     """
-    if path.suffix == ".safetensors":
-        ckpt = read_shipped(path)
-    else:
-        ckpt = torch.load(path, map_location=trainer.device, weights_only=True)
+    ckpt = read_checkpoint(path, trainer.device)
     trainer.init_from = warm_start_record(path, ckpt)
     for module, state in ((trainer.model, final_weights(ckpt)), (trainer.degrad, ckpt.get("degrad"))):
         if module is None or state is None:

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from restore.training.run_files import final_weights, read_shipped, warm_start_record
+from restore.training.run_files import final_weights, read_checkpoint, warm_start_record
 
 
 def average_states(states: list[dict[str, Tensor]], what: str) -> dict[str, Tensor]:
@@ -100,9 +100,7 @@ def origin_weights(origin: dict) -> dict:
     path = Path(origin["checkpoint"])
     if not path.is_file():
         raise FileNotFoundError(f"the arms' origin {path} is gone")
-    ckpt = (
-        read_shipped(path) if path.suffix == ".safetensors" else torch.load(path, map_location="cpu", weights_only=True)
-    )
+    ckpt = read_checkpoint(path)
     if (int(ckpt["step"]), round(float(ckpt.get("elapsed", 0.0)))) != (origin["steps"], origin["wall_seconds"]):
         raise ValueError(
             f"{path} no longer holds the arms' origin ({ckpt['step']} steps, not {origin['steps']}): it was replaced"
