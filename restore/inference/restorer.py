@@ -21,7 +21,13 @@ from restore.images import ImageSource, check_megapixels, fit_within, load_image
 from restore.inference.analysis import ANALYZE_SIDE, Analysis, read_analysis, type_probabilities
 from restore.inference.loading import ESTIMATOR_SOURCES, default_device, load_network, random_network
 from restore.inference.precision import resolve_precision
-from restore.inference.refine import apply_refinements, haze_weights, refinement_set, wants_probabilities
+from restore.inference.refine import (
+    HAZE_FOLLOWS_FULL_SIZE,
+    apply_refinements,
+    haze_weights,
+    refinement_set,
+    wants_probabilities,
+)
 from restore.inference.routing import enlarged, task_probabilities, type_weights
 from restore.inference.tiling import Encoded, ProgressFn, auto_tile, restore_tiled, tile_count
 from restore.models import count_parameters
@@ -308,7 +314,16 @@ class Restorer:
             return self._run(self._tensor(copy), weights)[0].permute(1, 2, 0).float().cpu().numpy()
 
         out = apply_refinements(
-            out, rgb, small, use=use, upscale=upscale, probs=probs, noise_sigma=noise_sigma, run=run, report=report
+            out,
+            rgb,
+            small,
+            use=use,
+            upscale=upscale,
+            probs=probs,
+            noise_sigma=noise_sigma,
+            run=run,
+            report=report,
+            haze_follow=self.name in HAZE_FOLLOWS_FULL_SIZE,
         )
         if strength < 1.0:
             out = strength * out + (1.0 - strength) * (rgb.astype(np.float32) / 255.0)

@@ -62,6 +62,10 @@ LOW_SIGMA = 4.0
 MIN_WEIGHT = 0.01
 #: Rows of the full-size image processed at a time (the result does not depend on it).
 STRIP_ROWS = 512
+#: With ``follow_stronger``, the pass follows the full-size restoration where it removed more haze
+#: than the small copy's (:func:`haze_removed`): fully from this margin on (grey levels of mean
+#: brightness), in proportion below it. Chosen on the validation crops (0, 2 and 5 levels tried).
+FOLLOW_RAMP_GREY = 2.0
 
 
 def pass_weights(probabilities: Mapping[str, float], noise_grey: float) -> tuple[float, float]:
@@ -98,6 +102,13 @@ def affine_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return guided_coefficients(x, y, RADIUS, EPS)
 
 
+def haze_removed(hazy: np.ndarray, restored: np.ndarray) -> float:
+    """How much haze a restoration took away, as the fall of the mean brightness (0..1 units) from
+    ``hazy`` (uint8) to ``restored`` (float in [0, 1]), both ``(h, w, 3)``: haze adds airlight, so
+    removing it darkens the photo on the whole."""
+    return float(hazy.mean(dtype=np.float64) / 255.0 - np.asarray(restored).mean(dtype=np.float64))
+
+
 def haze_pass(
     rgb: np.ndarray,
     small: np.ndarray,
@@ -105,6 +116,7 @@ def haze_pass(
     restored: np.ndarray,
     weight: float,
     carry_weight: float = 1.0,
+    follow_stronger: bool = False,
 ) -> np.ndarray:
     """Blend the haze pass (see module doc) into ``restored``.
 
@@ -115,6 +127,10 @@ def haze_pass(
         restored: ``(H, W, 3)`` float RGB in [0, 1], the full-size restoration (left unchanged).
         weight: 0..1, the pass's share; carry_weight: 0..1, the carry's share within it (the rest
             is the low-frequency correction). See :func:`pass_weights`.
+        follow_stronger: where the full-size restoration removed more haze than the small copy's
+            (the pass's premise failed), carry the full-size amount instead (see
+            :data:`FOLLOW_RAMP_GREY`). On for the networks whose full-size dehazing it measured
+            better (``restore.inference.refine.HAZE_FOLLOWS_FULL_SIZE``).
 
     Returns:
         ``(H, W, 3)`` float32 in [0, 1].
@@ -131,10 +147,17 @@ def haze_pass(
     h, w = rgb.shape[:2]
     sh, sw = small.shape[:2]
     ys_small = np.asarray(small_restored, dtype=np.float32)
+    shrunk = out if (sh, sw) == (h, w) else cv2.resize(out, (sw, sh), interpolation=cv2.INTER_AREA)
+    margin = (haze_removed(small, shrunk) - haze_removed(small, ys_small)) * 255.0
+    if follow_stronger and margin > 0.0:
+        # The small copy removed less haze than the full-size run (its premise failed, e.g. SOTS
+        # 0001, which the full-size network darkened by 10 grey levels and the copy by 0.4): keep
+        # the full-size amount, and still carry it to the input's own detail.
+        follow = min(1.0, margin / FOLLOW_RAMP_GREY)
+        ys_small = (1.0 - follow) * ys_small + follow * shrunk
     if carry_weight > 0.0:
         a, b = affine_fit(small.astype(np.float32) / 255.0, ys_small)
     if carry_weight < 1.0:
-        shrunk = out if (sh, sw) == (h, w) else cv2.resize(out, (sw, sh), interpolation=cv2.INTER_AREA)
         low = cv2.GaussianBlur(ys_small - shrunk, (0, 0), LOW_SIGMA, borderType=cv2.BORDER_REFLECT)
     # bilinear enlargement of a, b and the low-frequency correction, pixel centres aligned (as
     # cv2.resize), a strip of rows at a time
