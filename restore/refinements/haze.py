@@ -28,6 +28,11 @@ shrunk to its size, blurred (Gaussian, ``LOW_SIGMA`` px of the small copy), enla
 the detail stays the full-size network's. On dark photos the pass lowers the score, so it is kept
 off them.
 
+Where the full-size restoration removed more haze than the small copy's (the premise above failed:
+SOTS-outdoor ``0001``), the pass can carry the full-size amount instead (``follow_stronger``,
+:data:`FOLLOW_RAMP_GREY`); which networks do is measured per model
+(``restore.inference.refine.HAZE_FOLLOWS_FULL_SIZE``).
+
 Both parts are weighted from the degradation estimator's probabilities ``p``:
 
 - the pass as a whole by ``p(haze) (1 - p(lowlight))``;
