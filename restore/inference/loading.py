@@ -8,7 +8,9 @@ networks of :meth:`Restorer.from_config`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,6 +19,8 @@ from restore.models import build_degrad, build_model
 from restore.models.config import ModelConfig
 from restore.models.weights import WeightsError, degrad_path, load_weights, read_config, read_metadata
 from restore.resources import weights_dir
+
+log = logging.getLogger(__name__)
 
 #: Shipped model names, in the order the app offers them.
 MODEL_NAMES: tuple[str, ...] = ("ndr-restore", "dfpir")
@@ -92,3 +96,27 @@ def random_network(config: ModelConfig, seed: int) -> tuple[nn.Module, nn.Module
 def default_device() -> torch.device:
     """CUDA where it is available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def lender_folder(name: str, directory: Path) -> tuple[str, Path] | None:
+    """The model :data:`ESTIMATOR_SOURCES` names to lend ``name`` its estimator, and the folder to
+    load it from: ``directory`` where it holds the lender's file, else the shipped weights. None
+    where ``name`` borrows no estimator or no folder has the file (then it keeps its own head, and
+    a warning says so)."""
+    source = ESTIMATOR_SOURCES.get(name)
+    if source is None:
+        return None
+    for folder in dict.fromkeys((directory, weights_dir())):
+        if (folder / f"{source}.safetensors").is_file():
+            return source, folder
+    log.warning("%s: no %s weights to lend their estimator; using %s's own head", name, source, name)
+    return None
+
+
+def check_lender(lender: Any, name: str, types: tuple[str, ...]) -> None:
+    """Raise ValueError unless the loaded restorer ``lender`` can lend model ``name`` (degradation
+    ``types``) its estimator: it has a head of its own (it borrows none) and names the same types."""
+    if not lender.has_estimator or lender.estimator is not None:
+        raise ValueError(f"model {lender.name!r} has no estimator of its own to lend")
+    if tuple(lender.types) != tuple(types):
+        raise ValueError(f"model {lender.name!r} estimates types {lender.types}, {name!r} needs {types}")

@@ -3,6 +3,17 @@
 Owns: which refinements ``restore(refine=...)`` names, which of them read the type probabilities,
 and running the haze pass, the tone lock and gated back-projection after the network (the Wiener
 refinement runs inside the network pass, tile by tile), with what they report.
+
+What each does: at ``upscale=1`` the pilot-guided Wiener refinement (:mod:`restore.refinements.wiener`)
+gives back the fine texture the network smoothed away with the noise, where the input is consistent
+with "clean + noise"; then, on photos the estimator finds hazy (and not dark), the haze pass
+(:mod:`restore.refinements.haze`) dehazes a 256-px copy, the scale the network was trained on, and
+carries that correction to the full-size image: to the input's own pixels when haze is its only
+fault, to the low frequencies only otherwise. At ``upscale > 1`` gated back-projection
+(:mod:`restore.refinements.backproject`) makes the output agree with the small input when
+downscaled, where the input's only fault is its size. At every scale the tone lock
+(:mod:`restore.refinements.tone`) takes back the network's shifts of the photo's overall brightness
+and colour unless the estimator finds low light or haze (or, for darkening, rain).
 """
 
 from __future__ import annotations

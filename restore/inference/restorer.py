@@ -8,7 +8,6 @@ networks come from), :mod:`.precision`, :mod:`.tiling`, :mod:`.routing` (DFPIR's
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from torch import Tensor, nn
 
 from restore.images import ImageSource, check_megapixels, fit_within, load_image, to_tensor, to_uint8
 from restore.inference.analysis import ANALYZE_SIDE, Analysis, read_analysis, type_probabilities
-from restore.inference.loading import ESTIMATOR_SOURCES, default_device, load_network, random_network
+from restore.inference.loading import check_lender, default_device, lender_folder, load_network, random_network
 from restore.inference.precision import resolve_precision
 from restore.inference.refine import (
     HAZE_FOLLOWS_FULL_SIZE,
@@ -34,8 +33,6 @@ from restore.models import count_parameters
 from restore.models.config import ModelConfig
 from restore.refinements.wiener import image_noise_sigma, wiener_refine
 from restore.resources import weights_dir
-
-log = logging.getLogger(__name__)
 
 
 class Restorer:
@@ -66,12 +63,7 @@ class Restorer:
         self.degrad = degrad.eval().to(self.device) if degrad is not None else None
         self.num_parameters = count_parameters(self.model)
         if estimator is not None:
-            if not estimator.has_estimator or estimator.estimator is not None:
-                raise ValueError(f"model {estimator.name!r} has no estimator of its own to lend")
-            if tuple(estimator.types) != tuple(config.types):
-                raise ValueError(
-                    f"model {estimator.name!r} estimates types {estimator.types}, {name!r} needs {config.types}"
-                )
+            check_lender(estimator, name, config.types)
         self.estimator = estimator
 
     # ----------------------------------------------------------------- construction
@@ -101,7 +93,8 @@ class Restorer:
         if isinstance(estimator, str):
             if estimator != "auto":
                 raise ValueError(f"estimator must be 'auto', None or a Restorer, got {estimator!r}")
-            estimator = _estimator_source(name, d, device, precision)
+            lender = lender_folder(name, d)
+            estimator = cls.from_pretrained(lender[0], device, lender[1], precision) if lender else None
         return cls(
             model,
             config,
@@ -237,20 +230,11 @@ class Restorer:
             task: the known degradation type(s): DFPIR's oracle routing, and for both models
                 what decides the haze pass (instead of the estimator); None = blind.
             routing: DFPIR blind routing, "blend" (by probability) or "dominant".
-            refine: follow the network with classical refinements. At ``upscale=1`` the
-                pilot-guided Wiener refinement (:mod:`restore.refinements.wiener`) gives back the fine texture
-                the network smoothed away with the noise, where the input is consistent with
-                "clean + noise"; then, on photos the estimator finds hazy (and not dark), the haze
-                pass (:mod:`restore.refinements.haze`) dehazes a 256-px copy, the scale the network was
-                trained on, and carries that correction to the full-size image: to the input's own
-                pixels when haze is its only fault, to the low frequencies only otherwise. At
-                ``upscale > 1`` gated back-projection (:mod:`restore.refinements.backproject`) makes the output
-                agree with the small input when downscaled, where the input's only fault is its size.
-                At every scale the tone lock (:mod:`restore.refinements.tone`) takes back the
-                network's shifts of the photo's overall brightness and colour unless the estimator
-                finds low light or haze (or, for darkening, rain).
-                A collection of names from :data:`restore.refinements.REFINEMENTS` (``"wiener"``, ``"haze"``,
-                ``"tone"``, ``"backproject"``) runs only those (to measure what each one earns).
+            refine: follow the network with the classical refinements (True: all, False: none):
+                :mod:`restore.inference.refine` says what each does, in what order, and when it
+                fires. A collection of names from :data:`restore.refinements.REFINEMENTS`
+                (``"wiener"``, ``"haze"``, ``"tone"``, ``"backproject"``) runs only those (to
+                measure what each one earns).
             report: if given, filled with what the refinements did: ``"haze_weight"`` and
                 ``"haze_carry_weight"`` (0..1, the haze pass's share and its carry's share within
                 it); ``"tone_lock_weights"`` (brightening, darkening: 0..1, the shares of the
@@ -409,19 +393,3 @@ class Restorer:
         _, aux = self.model(self._tensor(deg))
         out = self.degrad(self._tensor(cl), aux["queries"])
         return to_uint8(out)
-
-
-def _estimator_source(
-    name: str, directory: Path, device: str | torch.device | None, precision: str | None
-) -> Restorer | None:
-    """The restorer :data:`restore.inference.loading.ESTIMATOR_SOURCES` names for ``name``, loaded
-    from ``directory`` or else the shipped weights; None where the model borrows no estimator or
-    the file is absent."""
-    source = ESTIMATOR_SOURCES.get(name)
-    if source is None:
-        return None
-    for folder in dict.fromkeys((directory, weights_dir())):
-        if (folder / f"{source}.safetensors").is_file():
-            return Restorer.from_pretrained(source, device=device, directory=folder, precision=precision)
-    log.warning("%s: no %s weights to lend their estimator; using %s's own head", name, source, name)
-    return None
