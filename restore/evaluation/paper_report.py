@@ -8,6 +8,7 @@ output minus target over pixels and channels, in grey levels. The cases and the 
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ GAIN_FLAG_DB = 0.5
 #: A mean brightness shift beyond this many grey levels is flagged (noise, rain and SR only:
 #: removing haze legitimately changes the brightness).
 SHIFT_FLAG = 8.0
+
+#: The repository's root: the report names its data folder relative to it.
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Published PSNR (dB) for reference; a dagger marks full test sets on other images than the proxies here.
 PUBLISHED: dict[str, dict[str, str]] = {
@@ -140,6 +144,26 @@ class PaperReport:
         return out
 
 
+def shown_path(path: Path, root: Path = REPO_ROOT) -> str:
+    """``path`` as the report names it, never the machine's absolute path.
+
+    Relative to ``root`` when inside it or in the folder beside it (``../shared/paper_data``, the
+    default data); any other folder by its name only, since a path up several levels says where the
+    run happened rather than what it read.
+
+    Args:
+        path: the data folder the run read.
+        root: the repository's root.
+    """
+    try:
+        rel = Path(os.path.relpath(Path(path).resolve(), Path(root).resolve()))
+    except ValueError:  # another drive (Windows): no relative path exists
+        return f"{Path(path).name} (outside the repository)"
+    if rel.parts.count("..") > 1:
+        return f"{Path(path).resolve().name} (outside the repository)"
+    return rel.as_posix()
+
+
 def _fmt_gain(v: float, flagged: bool) -> str:
     return f"**{v:+.2f}** !" if flagged else f"{v:+.2f}"
 
@@ -159,7 +183,7 @@ def markdown(report: PaperReport, note: str = "") -> str:
     lines = [
         "# Paper suite: the papers' test images, the papers' protocol",
         "",
-        f"Data: `{report.data}` (see its `SOURCES.md`), {scope}, with their sizes as scored (W x H): "
+        f"Data: `{shown_path(report.data)}` (see its `SOURCES.md`), {scope}, with their sizes as scored (W x H): "
         + ", ".join(per_set.values())
         + ".",
         f"Machine: {report.machine}; the whole run took {report.seconds_total / 60:.1f} min.",
