@@ -11,6 +11,8 @@
 # carry/stage1/<c>.safetensors (the first stage's export, carried back) or the shipped weights.
 # MINUTES: training time of this stage per candidate; TOTAL: the learning-rate schedule's length
 # over both stages (stage 1: e.g. "5 9.5", stage 2: "4.5 9.5").
+# STEPS (optional): also stop each candidate after this many steps of this stage, whichever comes
+# first (a bound that does not depend on the machine's speed, for checks; unset on the GPU).
 # Photos: carry/photos (python -m restore.training.pack), or $DATA.
 # Writes $OUT/<c>.tar (fp16 weights as restore/assets/weights names them, log.jsonl, curve.png)
 # and $OUT/summary.txt. Check it on the CPU first with a tiny config:
@@ -45,7 +47,7 @@ export TORCHINDUCTOR_CACHE_DIR=$PWD/runs/gpu/inductor TRITON_CACHE_DIR=$PWD/runs
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-3}
 summary=$OUT/summary.txt
 {
-    echo "stage $STAGE, $MIN min of $TOTAL, candidates ${CANDS[*]}, $(date -u +%FT%TZ)"
+    echo "stage $STAGE, $MIN min of $TOTAL${STEPS:+ (at most $STEPS steps)}, candidates ${CANDS[*]}, $(date -u +%FT%TZ)"
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
     $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 } >"$summary"
@@ -61,15 +63,17 @@ for c in "${CANDS[@]}"; do
             if [ -f "$f" ] && [ "${INIT:-yes}" != none ]; then init=(--init "$f"); break; fi
         done
     fi
-    spent=0
+    spent=0 trained=0
     if [ -f "$run/last.pt" ]; then
-        spent=$($PY -c "import torch; print(torch.load('$run/last.pt', map_location='cpu', weights_only=True)['elapsed'] / 60)")
+        read -r spent trained < <($PY -c "import torch; c = torch.load('$run/last.pt', map_location='cpu', weights_only=True); print(c['elapsed'] / 60, c['step'])")
     fi
+    steps=()
+    [ -n "${STEPS:-}" ] && steps=(--steps "$((trained + STEPS))")  # the trainer's --steps counts the run's total
     budget=$($PY -c "print(round($spent + $MIN, 3))")
     schedule=$($PY -c "print(max($TOTAL, $spent + $MIN))")
     echo "$c: ${init[*]:-resume} spent $spent min, train to $budget min, schedule $schedule min" >>"$summary"
     $PY -m restore.training --config "$CONFIGS/$c.yaml" --data "$DATA" --out "$run" "${DEVICE_ARGS[@]}" \
-        --minutes "$budget" --schedule-minutes "$schedule" "${init[@]}" >"$run/stage$STAGE.log" 2>&1 &
+        --minutes "$budget" --schedule-minutes "$schedule" "${steps[@]}" "${init[@]}" >"$run/stage$STAGE.log" 2>&1 &
     pids+=($!)
 done
 # A hung process must not eat the lease: give each its minutes plus 3 for start-up and compile.

@@ -3,6 +3,7 @@ developers' guide: try the GPU script on the CPU first), and the pack's size bud
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -64,8 +65,16 @@ def test_pack_says_when_there_are_no_photos(tmp_path):
         pack(tmp_path, tmp_path / "out")
 
 
+def _log_rows(tar_path: Path) -> list[dict]:
+    with tarfile.open(tar_path) as tar:
+        member = next(m for m in tar.getmembers() if Path(m.name).name == "log.jsonl")
+        return [json.loads(line) for line in tar.extractfile(member).read().decode().splitlines() if line.strip()]
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
+    """Bounded by steps (STEPS), never by minutes: the minutes are far more than five tiny steps
+    take on any machine, so a busy or slow one trains exactly as much as a fast one."""
     carry = tmp_path / "carry"
     pack(photos, carry, tile=96, quality=90, budget_mb=1)
     work = tmp_path / "repo"  # the script works in its repository's runs/: use a scratch copy
@@ -82,21 +91,26 @@ def test_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
         PYTHON=sys.executable,
         PYTHONPATH=str(work),
         OMP_NUM_THREADS="1",
+        STEPS="5",  # the tiny configs log every 5 steps
     )
-    for stage in ("1", "2"):
+    for stage, last_step in (("1", 5), ("2", 10)):
         proc = subprocess.run(
-            ["bash", "scripts/gpu_train.sh", stage, "0.03", "0.06", "tiny-ndr"],
+            ["bash", "scripts/gpu_train.sh", stage, "20", "40", "tiny-ndr"],
             cwd=work,
             env=env,
             capture_output=True,
             text=True,
-            timeout=600,
+            timeout=600,  # a guard against a hang only
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         with tarfile.open(out / "tiny-ndr.tar") as tar:
             names = {Path(n).name for n in tar.getnames()}
         assert {"ndr-restore.safetensors", "log.jsonl", f"stage{stage}.log"} <= names
+        rows = _log_rows(out / "tiny-ndr.tar")
+        assert [r["step"] for r in rows if "val" not in r] == list(range(5, last_step + 1, 5)), rows
+        assert rows[-1]["step"] == last_step and "val" in rows[-1], "the last step is validated"
     summary = (out / "summary.txt").read_text()
-    assert "stage 2" in summary and "resume spent" in summary, summary
+    assert "stage 2" in summary and "at most 5 steps" in summary and "resume spent" in summary, summary
+    assert "tiny-ndr: step 10 at" in summary, summary
     log = (work / "runs/gpu/tiny-ndr/stage2.log").read_text()
-    assert "resumed" in log
+    assert "resumed" in log and "at step 5" in log

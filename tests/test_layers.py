@@ -3,7 +3,8 @@
 models <- inference <- studio: the networks know nothing of how they are trained, evaluated or
 shown; the product path (types, noise, images, resources, models, synthesis, refinements,
 inference, cli, data) never needs matplotlib or gradio; nothing in ``restore`` knows the app.
-``docs/DEVELOPMENT.md`` states the same rules for people.
+No two modules of ``restore`` import each other, directly or round a longer circle, not even
+lazily or for type hints only. ``docs/DEVELOPMENT.md`` states the same rules for people.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ RUNTIME = (
 )
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def _module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -133,3 +134,141 @@ def test_studio_and_app_layers(path: Path) -> None:
         if _is(name, "restore"):
             for private in ("restore.training",):
                 assert not _is(name, private), f"{me} imports {name}: the app needs no training code"
+
+
+# --------------------------------------------------------------------------- import circles
+
+TOP, LAZY, TYPING = "module level", "lazy", "TYPE_CHECKING"
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _import_statements(path: Path) -> list[tuple[str, tuple[str, ...], int, str]]:
+    """``(module, names, level, how)`` for every import statement of ``path``: ``how`` is
+    :data:`TOP`, :data:`LAZY` (inside a function) or :data:`TYPING` (under ``if TYPE_CHECKING:``)."""
+    out: list[tuple[str, tuple[str, ...], int, str]] = []
+
+    def visit(node: ast.AST, how: str) -> None:
+        if isinstance(node, ast.Import):
+            out.extend((a.name, (), 0, how) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            out.append((node.module or "", tuple(a.name for a in node.names), node.level, how))
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                visit(child, TYPING if how == TOP else how)
+            for child in node.orelse:
+                visit(child, how)
+        else:
+            inner = LAZY if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else how
+            for child in ast.iter_child_nodes(node):
+                visit(child, inner)
+
+    visit(ast.parse(path.read_text(), filename=str(path)), TOP)
+    return out
+
+
+def _import_graph(package: Path) -> dict[str, dict[str, str]]:
+    """Every module of the package folder ``package`` -> ``{module of the package it imports: how}``.
+
+    Every import counts (module level, lazy, ``TYPE_CHECKING``, relative); ``from pkg import name``
+    imports ``pkg`` and, where ``name`` is a submodule, ``pkg.name`` too.
+    """
+    files = {_module_name(p, package.parent): p for p in sorted(package.rglob("*.py"))}
+    graph: dict[str, dict[str, str]] = {}
+    for me, path in files.items():
+        edges: dict[str, str] = {}
+        for module, names, level, how in _import_statements(path):
+            if level:  # relative: from the module's package, one level up per extra dot
+                base = me.split(".") if path.name == "__init__.py" else me.split(".")[:-1]
+                module = ".".join(base[: len(base) - level + 1] + ([module] if module else []))
+            for target in (module, *(f"{module}.{n}" for n in names)):
+                if target in files and target != me:
+                    edges.setdefault(target, how)
+        graph[me] = edges
+    return graph
+
+
+def _circles(graph: dict[str, dict[str, str]]) -> list[list[str]]:
+    """The import circles: each group of two or more modules that all reach one another (Tarjan's
+    strongly connected components), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, {}):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = stack[stack.index(v) :]
+            del stack[stack.index(v) :]
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(circles)
+
+
+def _describe(graph: dict[str, dict[str, str]], circles: list[list[str]]) -> str:
+    lines = []
+    for group in circles:
+        lines.append("circle: " + ", ".join(group))
+        lines += [f"  {a} -> {b} ({graph[a][b]})" for a in group for b in sorted(graph[a]) if b in group]
+    return "\n".join(lines)
+
+
+def test_no_import_circles_in_restore() -> None:
+    graph = _import_graph(ROOT / "restore")
+    assert graph["restore.inference.restorer"]["restore.inference.loading"] == TOP, "the detector sees imports"
+    assert graph["restore.evaluation.evaluate"]["restore.evaluation.paper_suite"] == LAZY
+    circles = _circles(graph)
+    assert not circles, (
+        "modules of restore/ import each other: give each pair one direction (move the shared names to a "
+        "module both import, or describe what one needs of the other with a typing Protocol)\n"
+        + _describe(graph, circles)
+    )
+
+
+def test_the_circle_detector_finds_lazy_typing_relative_and_longer_circles(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    files = {
+        "__init__.py": '"""A package whose modules import each other."""\n',
+        # a <-> b: b's import is lazy, inside a function
+        "a.py": "from pkg.b import two\n",
+        "b.py": "def two():\n    from pkg import a\n\n    return a\n",
+        # c <-> d: c's import is for type hints only
+        "c.py": "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from pkg.d import D\n",
+        "d.py": "import pkg.c\n",
+        # e -> f -> g -> e, relative imports
+        "e.py": "from .f import x\n",
+        "f.py": "from . import g\n\nx = 1\n",
+        "g.py": "import typing\n\nif typing.TYPE_CHECKING:\n    pass\nelse:\n    from pkg.e import x\n",
+        # one direction only: no circle
+        "h.py": "from pkg.sub.i import y\n",
+        "sub/__init__.py": "",
+        "sub/i.py": "from ..a import two as y\n",
+    }
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(text)
+    graph = _import_graph(pkg)
+    assert graph["pkg.b"] == {"pkg": LAZY, "pkg.a": LAZY}, "`from pkg import a` imports the package and a"
+    assert graph["pkg.c"] == {"pkg.d": TYPING}
+    assert graph["pkg.g"] == {"pkg.e": TOP}, "the else branch of TYPE_CHECKING runs"
+    assert graph["pkg.sub.i"] == {"pkg.a": TOP}
+    assert graph["pkg.h"] == {"pkg.sub.i": TOP}
+    circles = _circles(graph)
+    assert circles == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.d"], ["pkg.e", "pkg.f", "pkg.g"]]
+    assert "pkg.c -> pkg.d (TYPE_CHECKING)" in _describe(graph, circles)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -32,39 +32,46 @@ from tqdm import tqdm
 from restore.evaluation.baselines import BASELINES, chain_for, restore_classical
 from restore.evaluation.benchmark import CASES, Case, Sample, benchmark_images, make_sample
 from restore.evaluation.metrics import psnr, ssim
-from restore.refinements import REFINEMENTS
+from restore.evaluation.model_columns import (
+    DOMINANT_SUFFIX,
+    ORACLE_SUFFIX,
+    RAW_SUFFIX,
+    SUFFIXES,
+    WITHOUT_SUFFIXES,
+    RestorerLike,
+    load_restorers,
+    refine_argument,
+)
+
+# The model columns' names (suffixes, refine_argument, RestorerLike, load_restorers) live in
+# restore.evaluation.model_columns, shared with the paper suite; callers reach them here too.
+__all__ = [
+    "CASES",
+    "CHAIN",
+    "DOMINANT_SUFFIX",
+    "INPUT",
+    "ORACLE_SUFFIX",
+    "RAW_SUFFIX",
+    "SUFFIXES",
+    "WITHOUT_SUFFIXES",
+    "Case",
+    "Method",
+    "Report",
+    "RestorerLike",
+    "available_baselines",
+    "benchmark_images",
+    "evaluate",
+    "load_restorers",
+    "main",
+    "make_sample",
+    "markdown",
+    "refine_argument",
+]
 
 logger = logging.getLogger(__name__)
 
-ORACLE_SUFFIX = ":oracle"
-#: DFPIR blind, routed by the single most likely type instead of the probability blend.
-DOMINANT_SUFFIX = ":dominant"
-#: The network alone, without the Wiener refinement that follows it by default.
-RAW_SUFFIX = ":raw"
-#: The default pipeline minus one refinement (``ndr-restore:no-haze``): what each one earns.
-WITHOUT_SUFFIXES = tuple(f":no-{r}" for r in REFINEMENTS)
-SUFFIXES = (ORACLE_SUFFIX, DOMINANT_SUFFIX, RAW_SUFFIX, *WITHOUT_SUFFIXES)
-
-
-def refine_argument(name: str) -> bool | tuple[str, ...]:
-    """``restore``'s ``refine`` for a column name: False for ``:raw``, all refinements but one for
-    ``:no-<refinement>``, else True (all)."""
-    if name.endswith(RAW_SUFFIX):
-        return False
-    for r in REFINEMENTS:
-        if name.endswith(f":no-{r}"):
-            return tuple(x for x in REFINEMENTS if x != r)
-    return True
-
-
 INPUT = "input"
 CHAIN = "chain"
-
-
-class RestorerLike(Protocol):
-    """What the evaluator needs from a model (e.g. :class:`restore.Restorer`)."""
-
-    def restore(self, img: np.ndarray, *, upscale: int = 1, **kwargs: Any) -> np.ndarray: ...
 
 
 # --------------------------------------------------------------------------- running
@@ -272,24 +279,6 @@ def markdown(report: Report) -> str:
     speed = [(f"{s:.3g}" if (s := report.seconds_per_megapixel(m)) is not None else "—") for m in cols[1:]]
     lines.append("| seconds / MP | — | " + " | ".join(speed) + " | |")
     return "\n".join(lines) + "\n"
-
-
-def load_restorers(names: Sequence[str]) -> dict[str, RestorerLike]:
-    """Load models by name with ``Restorer.from_pretrained``; ``"x:oracle"`` reuses model ``x``."""
-    if not names:
-        return {}
-    from restore import Restorer
-
-    loaded: dict[str, RestorerLike] = {}
-    out: dict[str, RestorerLike] = {}
-    for name in names:
-        base = name
-        for suffix in SUFFIXES:
-            base = base.removesuffix(suffix)
-        if base not in loaded:
-            loaded[base] = Restorer.from_pretrained(base)
-        out[name] = loaded[base]
-    return out
 
 
 def _csv(value: str) -> list[str]:

@@ -24,14 +24,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from restore.evaluation.evaluate import (
+from restore.evaluation.metrics import psnr, ssim
+from restore.evaluation.model_columns import (
     DOMINANT_SUFFIX,
     ORACLE_SUFFIX,
     RestorerLike,
     load_restorers,
     refine_argument,
 )
-from restore.evaluation.metrics import psnr, ssim
 from restore.evaluation.paper_data import (
     BICUBIC,
     CASES,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -19,9 +19,6 @@ from restore.models import build_degrad, build_model
 from restore.models.config import ModelConfig
 from restore.models.weights import WeightsError, degrad_path, load_weights, read_config, read_metadata
 from restore.resources import weights_dir
-
-if TYPE_CHECKING:
-    from restore.inference.restorer import Restorer
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +113,23 @@ def lender_folder(name: str, directory: Path) -> tuple[str, Path] | None:
     return None
 
 
-def check_lender(lender: Restorer, name: str, types: tuple[str, ...]) -> None:
+class Lender(Protocol):
+    """What :func:`check_lender` reads of a loaded model (a :class:`~restore.inference.restorer.Restorer`;
+    described here so that this module, which the restorer imports, needs nothing of it)."""
+
+    name: str
+
+    @property
+    def has_estimator(self) -> bool: ...
+
+    @property
+    def estimator(self) -> object | None: ...
+
+    @property
+    def types(self) -> tuple[str, ...]: ...
+
+
+def check_lender(lender: Lender, name: str, types: tuple[str, ...]) -> None:
     """Raise ValueError unless the loaded restorer ``lender`` can lend model ``name`` (degradation
     ``types``) its estimator: it has a head of its own (it borrows none) and names the same types."""
     if not lender.has_estimator or lender.estimator is not None:

@@ -9,20 +9,38 @@ import logging
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from restore.models import build_degrad, build_model
 from restore.models.weights import clean_state_dict, degrad_path, read_metadata, read_state, save_weights
 from restore.resources import package_assets
-from restore.training.config import load_train_config, model_config
-
-if TYPE_CHECKING:
-    from restore.training.trainer import Trainer
+from restore.training.config import TrainConfig, load_train_config, model_config
 
 log = logging.getLogger(__name__)
+
+
+class TrainerState(Protocol):
+    """What a checkpoint saves and restores of a trainer (a :class:`~restore.training.trainer.Trainer`;
+    described here so that this module, which the trainer imports, needs nothing of it)."""
+
+    cfg: TrainConfig
+    out: Path
+    device: torch.device
+    rank: int
+    model: nn.Module
+    degrad: nn.Module | None
+    ema: nn.Module | None
+    opt: torch.optim.Optimizer
+    step: int
+    elapsed: float
+    init_from: dict | None
+    g: torch.Generator
+    gdev: torch.Generator
+
+    def start_average(self, state: dict[str, Tensor]) -> None: ...
 
 
 def final_key(ckpt: dict) -> str:
@@ -73,7 +91,7 @@ def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
     return torch.load(path, map_location=device, weights_only=True)
 
 
-def save_checkpoint(trainer: Trainer) -> None:
+def save_checkpoint(trainer: TrainerState) -> None:
     """Write a trainer's whole state to ``out/last.pt`` (rank 0 only), through a temporary file
     so that a run stopped mid-write keeps its previous checkpoint."""
     if trainer.rank != 0:
@@ -96,7 +114,7 @@ def save_checkpoint(trainer: Trainer) -> None:
     tmp.replace(trainer.out / "last.pt")
 
 
-def resume_checkpoint(trainer: Trainer) -> bool:
+def resume_checkpoint(trainer: TrainerState) -> bool:
     """Restore a trainer's state from its ``out/last.pt``; False when the run has none yet."""
     path = trainer.out / "last.pt"
     if not path.exists():
@@ -117,7 +135,7 @@ def resume_checkpoint(trainer: Trainer) -> bool:
     return True
 
 
-def warm_start_weights(trainer: Trainer, path: Path) -> None:
+def warm_start_weights(trainer: TrainerState, path: Path) -> None:
     """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule).
 
     Parameters the checkpoint lacks keep their initialisation; they must be zero-initialised
