@@ -15,6 +15,12 @@ Each PNG is written to a temporary file in OUTDIR and renamed into place, so no 
 half-written. In folders, hidden files and files named *_restored.png (this command's outputs)
 are not read; name such a file explicitly to restore it.
 
+Noise level: --noise-level N sets the input's noise level in grey levels (0-100, on the 0-255
+scale) instead of the estimate: the network's noise map (models with one) and the Wiener
+refinement read it, so a higher level smooths more; "auto" (the default) estimates it from each
+photo. The line printed for each image gives the level used, where the model has a noise map or
+the level was set.
+
 Size: inputs over the megapixel limit (--max-megapixels, else the environment variable
 RESTORE_MAX_MEGAPIXELS, else 40) are refused from their header, before anything is decoded, and
 so are results over the limit when upscaling.
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
@@ -48,6 +55,7 @@ from restore.images import (
     save_png,
 )
 from restore.inference.loading import MODEL_NAMES
+from restore.inference.noise_map import MAX_NOISE_LEVEL
 from restore.inference.restorer import Restorer
 from restore.models.weights import WeightsError
 from restore.types import DEGRADATION_TYPES
@@ -140,6 +148,21 @@ def _megapixels(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive number of megapixels, got {text!r}") from None
 
 
+def _noise_level(text: str) -> float | None:
+    """``--noise-level``: "auto" is None (estimated per image), else grey levels in 0..MAX_NOISE_LEVEL."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= MAX_NOISE_LEVEL:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"must be auto or a number of grey levels between 0 and {MAX_NOISE_LEVEL:g}, got {text!r}"
+        )
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's arguments (``python -m restore --help``)."""
     parser = _Parser(
@@ -171,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="the known degradation (repeatable): routes DFPIR, and decides the haze pass of both "
         "models instead of the estimator; default: blind",
+    )
+    parser.add_argument(
+        "--noise-level",
+        type=_noise_level,
+        metavar="N",
+        help=f"the input's noise level in grey levels (0-{MAX_NOISE_LEVEL:g} on the 0-255 scale) instead of the "
+        "estimate: the network's noise map (models with one) and the Wiener refinement read it, so a higher "
+        "level smooths more; auto (default): estimated from each photo",
     )
     parser.add_argument(
         "--no-refine",
@@ -313,6 +344,7 @@ def _restore_one(restorer: Restorer, path: Path, args: argparse.Namespace, limit
         bar.n = done
         bar.refresh()
 
+    done: dict[str, object] = {}
     t0 = time.perf_counter()
     try:
         out = restorer.restore(
@@ -324,12 +356,18 @@ def _restore_one(restorer: Restorer, path: Path, args: argparse.Namespace, limit
             progress=progress,
             task=tuple(args.task) if args.task else None,
             refine=args.refine,
+            report=done,
             max_megapixels=limit,
+            noise_level=args.noise_level,
         )
     finally:
         bar.close()
+    noise = ""
+    if "noise_level" in done:
+        how = "estimated" if args.noise_level is None else "set"
+        noise = f"; noise level {float(done['noise_level']):.1f} ({how})"
     line = (
-        f"{path}: detected {', '.join(found)} ({probs}); {w}x{h} -> {out.shape[1]}x{out.shape[0]} "
+        f"{path}: detected {', '.join(found)} ({probs}){noise}; {w}x{h} -> {out.shape[1]}x{out.shape[0]} "
         f"in {time.perf_counter() - t0:.2f} s"
     )
     return out, line

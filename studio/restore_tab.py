@@ -1,4 +1,5 @@
-"""The Restore tab's callbacks: restore one photo, compare the models, and the tab's examples.
+"""The Restore tab's callbacks: restore one photo, compare the models, the noise level's estimate,
+and the tab's examples.
 
 Handlers take the raw upload (the events run with ``preprocess=False``) and return HxWx3 uint8
 images and Markdown; progress goes to a plain ``progress((done, total), desc=..., unit=...)``
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from restore import Restorer, images
+from restore.inference.noise_map import MAX_NOISE_LEVEL
 from restore.inference.tiling import auto_tile, tile_count
 from restore.models.weights import fingerprint
 from restore.refinements.haze import WORK_SIDE
@@ -46,6 +48,9 @@ EXAMPLE_RECIPES: tuple[tuple[str, dict[str, dict[str, float]]], ...] = (
 )
 MIN_TILE = 64  # smaller tiles only multiply the work (a 40-MP photo in 8-px tiles is 600,000 runs)
 MAX_TILE = 4096
+#: The noise level slider's step (grey levels): the estimate it shows is rounded to it.
+NOISE_STEP = 0.5
+NOISE_AUTO = "Noise level: auto"
 
 
 def check_settings(
@@ -76,6 +81,41 @@ def check_settings(
     return s, pct, t, o
 
 
+def check_noise(noise_auto: Any, noise_level: Any) -> float | None:
+    """The noise level ``Restorer.restore`` gets: None while ``noise_auto`` is on (the slider is then
+    not read), else the slider's level in grey levels, checked; a ``UserError`` names what is wrong.
+
+    Args:
+        noise_auto: the "Noise level: auto" checkbox, True or False (None counts as on).
+        noise_level: the slider, 0..MAX_NOISE_LEVEL grey levels on the 0-255 scale.
+    """
+    if noise_auto is None or noise_auto is True:
+        return None
+    if noise_auto is not False:
+        raise UserError(f"noise level auto must be true or false, got {noise_auto!r}.", title="Invalid settings")
+    return number(noise_level, "noise level", low=0, high=MAX_NOISE_LEVEL, unit="grey levels")
+
+
+def noise_estimate(image: ImageInput, model: str | None, upscale: Any = 1) -> tuple[str, float | None]:
+    """The "Noise level: auto" checkbox's label with the estimate for this upload at this upscale
+    (:meth:`Restorer.noise_estimate`, the level ``restore`` reads when auto is on), and the estimate
+    rounded to the slider's step (None when there is none).
+
+    Never raises: this runs on every upload, and a file that cannot be used (or a missing model)
+    is refused by Restore itself, with its message; until then the label says plain "auto".
+    """
+    try:
+        img = load_upload(image)
+        r = get_model(model)
+        s = int(number(upscale, "upscale", low=1, high=4, unit="(times)", integer=True))
+        h, w = img.shape[:2]
+        images.check_megapixels(w * s, h * s, images.max_megapixels(), name=f"the {s}x result")
+    except (UserError, images.ImageError):
+        return NOISE_AUTO, None
+    estimate = r.noise_estimate(img, upscale=s)
+    return f"{NOISE_AUTO} (estimate {estimate:.1f})", round(estimate / NOISE_STEP) * NOISE_STEP
+
+
 def run_restore(
     r: Restorer,
     img: np.ndarray,
@@ -86,9 +126,11 @@ def run_restore(
     progress: Progress,
     refine: bool = True,
     report: dict[str, object] | None = None,
+    noise_level: float | None = None,
 ) -> tuple[np.ndarray, float, int]:
     """Run ``r.restore`` with the UI's units (strength in %, checked by :func:`check_settings`);
-    returns (result, seconds, number of tiles). ``report``: filled as :meth:`Restorer.restore` does."""
+    returns (result, seconds, number of tiles). ``report``: filled as :meth:`Restorer.restore` does;
+    ``noise_level``: grey levels, None = estimated (:func:`check_noise`)."""
     h, w = img.shape[:2]
     upscale, strength, tile, overlap = check_settings(upscale, strength, tile, overlap, (h, w))
     tiles = tile_count(h * upscale, w * upscale, tile or None, overlap)
@@ -107,6 +149,7 @@ def run_restore(
         progress=step,
         refine=bool(refine),
         report=report,
+        noise_level=noise_level,
     )
     return out, time.perf_counter() - start, tiles
 
@@ -124,22 +167,26 @@ def restore_image(
     tile: int = 0,
     overlap: int = 32,
     refine: bool = True,
+    noise_auto: bool = True,
+    noise_level: float = 0.0,
     progress: Progress = no_progress,
 ) -> tuple[tuple[np.ndarray, np.ndarray], str, str]:
     """Restore one image. Returns ((before, after), PNG path of the full-resolution result, named
-    ``<original>_restored.png``, info)."""
+    ``<original>_restored.png``, info). ``noise_level`` (grey levels) is read only with
+    ``noise_auto`` off (:func:`check_noise`)."""
     img = load_upload(image)
     r = get_model(model)
     h, w = img.shape[:2]
     s, strength, tile, overlap = check_settings(upscale, strength, tile, overlap, (h, w))
+    level = check_noise(noise_auto, noise_level)
     try:
         images.check_megapixels(w * s, h * s, images.max_megapixels(), name=f"the {s}x result")
     except images.ImageError as err:
         raise UserError(f"{err} Choose a smaller upscale factor.", title="Too large") from err
     done: dict[str, object] = {}
-    out, seconds, tiles = run_restore(r, img, s, strength, tile, overlap, progress, refine, done)
+    out, seconds, tiles = run_restore(r, img, s, strength, tile, overlap, progress, refine, done, level)
     oh, ow = out.shape[:2]
-    note = _refine_note(s, refine, done)
+    note = _noise_note(level, done) + _refine_note(s, refine, done, estimated=level is None)
     info = (
         f"**{r.name}** restored {w}x{h} → {ow}x{oh} ({ow * oh / 1e6:.2f} MP) in **{seconds:.2f} s**"
         f" ({tiles} tile{'s' * (tiles != 1)}, strength {float(strength):.0f} %). {note}"
@@ -147,10 +194,19 @@ def restore_image(
     return (_before(img, out), out), save_download(out, download_stem(image, "restored")), info
 
 
-def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any]) -> str:
+def _noise_note(level: float | None, done: Mapping[str, Any]) -> str:
+    """The noise level the network's noise map read (models with one) or the user set, as a
+    sentence with a trailing space; empty where neither."""
+    if "noise_level" not in done:
+        return ""
+    how = "estimated" if level is None else "yours"
+    return f"Noise level {float(done['noise_level']):.1f} grey levels ({how}). "
+
+
+def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any], estimated: bool = True) -> str:
     """What the refinements after the network did (Wiener and the haze pass at 1x, back-projection
     when upscaling), and the noise level they worked with; ``done``: the ``report`` of
-    :meth:`Restorer.restore`."""
+    :meth:`Restorer.restore`; ``estimated``: whether that level was estimated (not the user's)."""
     if not refine:
         return "Refinement off."
     if upscale != 1:
@@ -165,7 +221,8 @@ def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any]) -> str:
             f"Back-projection on{note}: downscaled, the result matches your photo where its tone was kept."
             + _tone_note(done)
         )
-    note = f"Wiener refinement on (estimated noise: sigma {float(done.get('noise_sigma', 0.0)):.1f} grey levels)."
+    source = "estimated noise" if estimated else "noise from your level"
+    note = f"Wiener refinement on ({source}: sigma {float(done.get('noise_sigma', 0.0)):.1f} grey levels)."
     haze_weight, carry_weight = float(done.get("haze_weight", 0.0)), float(done.get("haze_carry_weight", 0.0))
     if haze_weight > 0.0:
         share = "" if haze_weight >= 0.995 else f" at {haze_weight:.0%}"
@@ -207,6 +264,8 @@ def compare_models(
     tile: int = 0,
     overlap: int = 32,
     refine: bool = True,
+    noise_auto: bool = True,
+    noise_level: float = 0.0,
     progress: Progress = no_progress,
 ) -> tuple[tuple[np.ndarray, np.ndarray], str]:
     """Every available model on one image: the first two share the slider (first on the left).
@@ -217,11 +276,13 @@ def compare_models(
         get_model(None)  # raises the "no model" error
     h, w = img.shape[:2]
     check_settings(upscale, strength, tile, overlap, (h, w))
+    level = check_noise(noise_auto, noise_level)
     outs = []
     left, right = compare_sides(names)
     rows = ["| model | time | slider |", "|---|---|---|"]
     for name in names:
-        out, seconds, tiles = run_restore(get_model(name), img, upscale, strength, tile, overlap, progress, refine)
+        r = get_model(name)
+        out, seconds, tiles = run_restore(r, img, upscale, strength, tile, overlap, progress, refine, None, level)
         outs.append(out)
         side = "left" if name == left else "right" if name == right else "not shown"
         rows.append(f"| **{name}** | {seconds:.2f} s ({tiles} tile{'s' * (tiles != 1)}) | {side} |")

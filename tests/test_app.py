@@ -192,6 +192,89 @@ def test_settings_are_checked_in_the_units_the_user_sees(studio: ModuleType) -> 
         studio.check_settings(1, 100, 0, 400, (2000, 2000))
 
 
+def _noisy(photo: Path, folder: Path) -> Path:
+    """The photo with white noise of sigma 20 added (seeded), as a PNG in ``folder``."""
+    img = load_image(photo).astype(np.float64) + np.random.default_rng(0).normal(0, 20, (96, 128, 3))
+    path = folder / "noisy.png"
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def _high_frequency_energy(img: np.ndarray) -> float:
+    """The mean squared Laplacian of the grey image: what smoothing lowers."""
+    x = img.astype(np.float64).mean(-1)
+    return float(np.mean((4 * x[1:-1, 1:-1] - x[:-2, 1:-1] - x[2:, 1:-1] - x[1:-1, :-2] - x[1:-1, 2:]) ** 2))
+
+
+def test_the_noise_estimate_shown_is_the_restorers(studio: ModuleType, photo: Path, corrupt: Path, tmp_path) -> None:
+    noisy = _noisy(photo, tmp_path)
+    r = studio.get_model("ndr-restore")
+    for path, upscale in ((photo, 1), (noisy, 1), (noisy, 2)):
+        estimate = r.noise_estimate(load_image(path), upscale=upscale)
+        label, value = studio.noise_estimate({"path": str(path)}, "ndr-restore", upscale)
+        assert label == f"Noise level: auto (estimate {estimate:.1f})"
+        assert value == round(estimate * 2) / 2 and abs(value - estimate) <= 0.25  # on the slider's 0.5 steps
+    assert 15 < r.noise_estimate(load_image(noisy)) < 25
+    # no estimate, and no error on upload: Restore refuses these with its own message
+    assert studio.noise_estimate(None, "ndr-restore") == ("Noise level: auto", None)
+    assert studio.noise_estimate({"path": str(corrupt)}, "ndr-restore") == ("Noise level: auto", None)
+    assert corrupt.exists()  # a refused upload stays until Restore says why
+    assert studio.noise_estimate(str(photo), "nope") == ("Noise level: auto", None)
+
+
+def test_the_estimate_as_the_noise_level_gives_the_automatic_result(studio: ModuleType, photo: Path, tmp_path) -> None:
+    for path in (photo, _noisy(photo, tmp_path)):
+        estimate = studio.get_model("ndr-restore").noise_estimate(load_image(path))
+        (_, auto), _, info = studio.restore_image(str(path), "ndr-restore", 1, 100, 0, 32, True)
+        (_, given), _, mine = studio.restore_image(str(path), "ndr-restore", 1, 100, 0, 32, True, False, estimate)
+        np.testing.assert_array_equal(given, auto)
+        (_, ignored), _, _ = studio.restore_image(str(path), "ndr-restore", 1, 100, 0, 32, True, True, 80)
+        np.testing.assert_array_equal(ignored, auto)  # the slider is read only with auto off
+        assert "Wiener refinement on (estimated noise:" in info and "Noise level" not in info  # no noise map
+        assert f"Noise level {estimate:.1f} grey levels (yours). Wiener refinement on (noise from your level:" in mine
+
+
+def test_a_higher_noise_level_smooths_more(studio: ModuleType, photo: Path, tmp_path) -> None:
+    # The test models' random networks do not read the level; the Wiener refinement does: the
+    # higher the level, the more of each of the input's coefficients it takes for noise.
+    noisy = str(_noisy(photo, tmp_path))
+
+    def energy(*noise: object) -> float:
+        return _high_frequency_energy(studio.restore_image(noisy, "ndr-restore", 1, 100, 0, 32, True, *noise)[0][1])
+
+    auto = energy()
+    assert energy(False, 60) < 0.6 * auto and energy(False, 5) > auto, (energy(False, 60), auto, energy(False, 5))
+    off = studio.restore_image(noisy, "ndr-restore", 1, 100, 0, 32, False, False, 60)[0][1]
+    np.testing.assert_array_equal(off, studio.restore_image(noisy, "ndr-restore", 1, 100, 0, 32, False)[0][1])
+    (left, right), _ = studio.compare_models(noisy, 1, 100, 0, 32, True, False, 60)
+    assert _high_frequency_energy(left) < 0.6 * _high_frequency_energy(studio.compare_models(noisy)[0][0])
+
+
+def test_the_noise_level_is_checked(studio: ModuleType, photo: Path) -> None:
+    assert studio.check_noise(True, 500) is None and studio.check_noise(None, "junk") is None  # auto: not read
+    assert studio.check_noise(False, 12.5) == 12.5 and studio.check_noise(False, "40") == 40.0
+    for level in (150, -1, float("nan"), "lots", None):
+        with pytest.raises(studio.UserError, match="noise level must be between 0 and 100 grey levels"):
+            studio.check_noise(False, level)
+    with pytest.raises(studio.UserError, match="noise level auto must be true or false, got 'no'"):
+        studio.check_noise("no", 10)
+    with pytest.raises(studio.UserError, match="noise level must be between 0 and 100 grey levels, got 101"):
+        studio.restore_image(str(photo), "ndr-restore", 1, 100, 0, 32, True, False, 101)
+
+
+def test_the_auto_checkbox_shows_the_estimate_and_the_slider_follows_it(handlers: ModuleType, photo: Path) -> None:
+    label, value = importlib.import_module("studio.restore_tab").noise_estimate(str(photo), "ndr-restore", 1)
+    checkbox, slider = handlers.noise_estimate_shown(str(photo), "ndr-restore", 1, True)
+    assert isinstance(checkbox, gr.Checkbox) and checkbox.label == label and "(estimate " in label
+    assert isinstance(slider, gr.Slider) and slider.value == value
+    checkbox, slider = handlers.noise_estimate_shown(str(photo), "ndr-restore", 1, False)
+    assert checkbox.label == label and not isinstance(slider, gr.Slider)  # the user's level stays
+    (event,) = [fn for fn in studio_demo().fns.values() if fn.name == "noise_estimate_shown"]
+    assert [e for _, e in event.targets] == ["change", "change"]  # on upload and when the upscale changes
+    assert [b.label for b in event.inputs] == ["Your photo", "Model", "Upscale", "Noise level: auto"]
+    assert event.outputs[0] is event.inputs[3] and event.api_visibility == "private"
+
+
 # --------------------------------------------------------------------------- playground
 
 
@@ -505,6 +588,23 @@ def test_client_restore(client, photo: Path) -> None:
     assert load_image(after).shape == load_image(before).shape == (192, 256, 3)
     np.testing.assert_array_equal(load_image(png), load_image(after))
     assert "ndr-restore" in info
+
+
+def test_client_restore_keeps_its_positional_inputs_and_takes_a_noise_level(client, photo: Path) -> None:
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    params = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/restore"]["parameters"]
+    names = ["image", "model", "upscale", "strength", "tile", "overlap", "refine", "noise_auto", "noise_level"]
+    assert [p["parameter_name"] for p in params] == names  # new inputs only ever at the end
+    assert [p["parameter_default"] for p in params[-2:]] == [True, 0]
+    args = (handle_file(str(photo)), "ndr-restore", 1, 100, 0, 32, True)
+    auto = client.predict(*args, api_name="/restore")
+    given = client.predict(*args, False, 40, api_name="/restore")
+    assert "Noise level 40.0 grey levels (yours)" in given[2] and "Noise level" not in auto[2]
+    assert not np.array_equal(load_image(given[0][1]), load_image(auto[0][1]))
+    with pytest.raises(AppError, match="noise level must be between 0 and 100 grey levels, got 150"):
+        client.predict(*args, False, 150, api_name="/restore")
 
 
 def test_client_degrade(client, photo: Path) -> None:

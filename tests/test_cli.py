@@ -72,6 +72,39 @@ def test_cli_no_refine_gives_the_network_alone(weights_dir: Path, tmp_path: Path
     assert not np.array_equal(raw, np.asarray(Image.open(tmp_path / "ref" / "n_restored.png")))
 
 
+def test_noise_level_is_passed_and_reported(
+    weights_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    arr = np.clip(100 + 20 * rng.standard_normal((40, 48, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "n.png")
+    r = Restorer.from_pretrained("ndr-restore", directory=weights_dir)
+    for name, extra in (("auto", ["--noise-level", "auto"]), ("absent", []), ("set", ["--noise-level", "30"])):
+        assert main([str(tmp_path / "n.png"), "-o", str(tmp_path / name), "--quiet", *extra]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "noise level" not in out[0] and "noise level" not in out[1]  # ndr-tiny has no noise map
+    assert "; noise level 30.0 (set); 48x40 -> 48x40" in out[2], out[2]
+    results = {n: np.asarray(Image.open(tmp_path / n / "n_restored.png")) for n in ("auto", "absent", "set")}
+    np.testing.assert_array_equal(results["auto"], r.restore(arr))
+    np.testing.assert_array_equal(results["absent"], results["auto"])
+    np.testing.assert_array_equal(results["set"], r.restore(arr, noise_level=30))
+    assert not np.array_equal(results["set"], results["auto"])
+
+
+def test_a_noise_map_model_reports_its_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = Restorer.from_config(preset("ndr-detail-tiny"), name="ndr-restore")
+    save_weights(r.model, tmp_path / "w" / "ndr-restore.safetensors", r.config)
+    monkeypatch.setenv("RESTORE_WEIGHTS_DIR", str(tmp_path / "w"))
+    rng = np.random.default_rng(4)
+    arr = np.clip(120 + 15 * rng.standard_normal((32, 36, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(arr).save(tmp_path / "n.png")
+    assert main([str(tmp_path / "n.png"), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    line = capsys.readouterr().out
+    assert f"; noise level {r.noise_estimate(arr):.1f} (estimated); 36x32 -> 36x32" in line, line
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
@@ -86,9 +119,14 @@ def test_cli_no_refine_gives_the_network_alone(weights_dir: Path, tmp_path: Path
         (["--strength", "2"], None, r"--strength must be between 0 and 1, got 2"),
         (["--upscale", "5"], None, r"argument --upscale: invalid choice: 5"),
         (["--device", "toaster"], None, r"--device 'toaster' is not a device; use cpu or cuda"),
+        (["--noise-level", "101"], None, r"argument --noise-level: must be auto or a number of grey levels "
+                                         r"between 0 and 100, got '101'"),
+        (["--noise-level=-1"], None, r"argument --noise-level: must be auto or a number .* got '-1'"),
+        (["--noise-level", "nan"], None, r"argument --noise-level: must be auto or a number .* got 'nan'"),
+        (["--noise-level", "lots"], None, r"argument --noise-level: must be auto or a number .* got 'lots'"),
     ],
     ids=["tile", "tile-negative", "overlap", "out-is-a-file", "model", "mp-zero", "mp-text", "mp-env", "strength",
-         "upscale", "device"],
+         "upscale", "device", "noise-high", "noise-negative", "noise-nan", "noise-text"],
 )  # fmt: skip
 def test_bad_arguments_are_one_line_and_exit_2(
     args: list[str],
@@ -118,6 +156,7 @@ def test_help_states_the_naming_rule(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "holiday.jpg -> holiday-jpg_restored.png" in out and "--overwrite" in out and "--max-megapixels" in out
+    assert "--noise-level N" in out and "higher level smooths more" in out
 
 
 def test_output_names_are_unique_and_traceable() -> None:

@@ -1,7 +1,8 @@
 """The ``studio`` callbacks as the page's event handlers: each wrapped by :func:`ui.events.handler`
 (those that run a model ask ZeroGPU for a GPU), and the adapters that show their plots.
 
-The Restore tab wires :func:`restore_image`, :func:`compare_models` and :func:`explain_shown`; the
+The Restore tab wires :func:`restore_image`, :func:`compare_models`, :func:`explain_shown` and
+:func:`noise_estimate_shown`; the
 Playground :func:`degrade`, :func:`degrade_and_restore_shown`, :func:`compare_with`,
 :func:`random_degradation` and :func:`recipe_from_controls`; the Inside tab :func:`atlas_figures`,
 :func:`analyze_shown`, :func:`verdict_of` and :func:`redegrade`.
@@ -30,7 +31,7 @@ restore_image, explain_image, compare_models, degrade_and_restore, analyze, rede
         inside.redegrade,
     )
 )
-degrade, atlas_figures, compare_with, random_degradation, recipe_from_controls = map(
+degrade, atlas_figures, compare_with, random_degradation, recipe_from_controls, noise_estimate = map(
     handler,
     (
         playground.degrade,
@@ -38,6 +39,7 @@ degrade, atlas_figures, compare_with, random_degradation, recipe_from_controls =
         playground.compare_with,
         playground.random_degradation,
         playground.recipe_from_controls,
+        restore_tab.noise_estimate,
     ),
 )
 
@@ -45,6 +47,14 @@ degrade, atlas_figures, compare_with, random_degradation, recipe_from_controls =
 def explain_shown(image: Any, model: str | None) -> tuple[gr.Plot, gr.Plot, gr.Plot]:
     """:func:`explain_image`, its plots shown (DFPIR has no activations: those stay hidden)."""
     return tuple(shown_plot(f) for f in explain_image(image, model))
+
+
+def noise_estimate_shown(image: Any, model: str | None, upscale: Any, noise_auto: bool) -> tuple[Any, Any]:
+    """:func:`noise_estimate` as the "Noise level: auto" checkbox's label and, while auto is on, the
+    slider's value (so turning auto off starts from the estimate; a level the user set stays)."""
+    label, estimate = noise_estimate(image, model, upscale)
+    slider = gr.Slider(value=estimate) if noise_auto and estimate is not None else gr.skip()
+    return gr.Checkbox(label=label), slider
 
 
 def analyze_shown(image: Any, model: str | None) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ from studio import restore_tab
 from studio.common import NO_MODEL
 from ui.components import image_input
 from ui.events import event_function, run_locked
-from ui.handlers import compare_models, explain_shown, restore_image
+from ui.handlers import compare_models, explain_shown, noise_estimate_shown, restore_image
 
 
 def build_restore_tab(names: list[str], degraded: list[str]) -> None:
@@ -51,15 +51,30 @@ def build_restore_tab(names: list[str], degraded: list[str]) -> None:
                         " keeps your photo's brightness and colours unless low light, haze or rain was found"
                     ),
                 )
+                r_noise_auto = gr.Checkbox(value=True, label=restore_tab.NOISE_AUTO, elem_id="noise-auto")
+                r_noise_level = gr.Slider(
+                    0,
+                    restore_tab.MAX_NOISE_LEVEL,
+                    value=0,
+                    step=restore_tab.NOISE_STEP,
+                    interactive=False,
+                    label=(
+                        "Noise level (grey levels, 0-255 scale), used when auto is off: the Wiener refinement and"
+                        " a network with a noise map read it instead of the estimate; higher smooths more"
+                    ),
+                    elem_id="noise-level",
+                )
             with gr.Row():
                 r_button = gr.Button("Restore", variant="primary", elem_id="restore-button")
                 c_button = gr.Button("Compare models", elem_id="compare-button")
-            restore_inputs = [r_image, r_model, r_upscale, r_strength, r_tile, r_overlap, r_refine]
+            # new inputs go at the end, with defaults: the /restore endpoint's positional calls keep working
+            noise = [r_noise_auto, r_noise_level]
+            restore_inputs = [r_image, r_model, r_upscale, r_strength, r_tile, r_overlap, r_refine, *noise]
             restore_outputs = [r_slider, r_file, r_info]
             examples = None
             if names and degraded:
                 examples = gr.Examples(
-                    [[p, names[0], 1, 100, 0, 32, True] for p in degraded],
+                    [[p, names[0], 1, 100, 0, 32, True, True, 0] for p in degraded],
                     restore_inputs,
                     restore_outputs,
                     fn=restore_image,
@@ -97,13 +112,18 @@ def build_restore_tab(names: list[str], degraded: list[str]) -> None:
         # The lazy cache runs the model inside this event: it joins the one-at-a-time model group.
         event_function(examples.cache_event).concurrency_id = "model"
         examples.cache_event.success(**explain)
+    # the estimate for the current upload at the current upscale, in the "auto" checkbox's label
+    estimate = {"fn": noise_estimate_shown, "inputs": [r_image, r_model, r_upscale, r_noise_auto], "preprocess": False}
+    estimate |= {"outputs": [r_noise_auto, r_noise_level], "api_visibility": "private", "show_progress": "hidden"}
+    gr.on([r_image.change, r_upscale.change], **estimate)
+    r_noise_auto.change(lambda auto: gr.Slider(interactive=not auto), r_noise_auto, r_noise_level, **show)
     c_button.click(lambda: gr.Tabs(selected="compare"), None, r_views, **show)
     run_locked(
         c_button.click,
         buttons,
         {
             "fn": compare_models,
-            "inputs": [r_image, r_upscale, r_strength, r_tile, r_overlap, r_refine],
+            "inputs": [r_image, r_upscale, r_strength, r_tile, r_overlap, r_refine, *noise],
             "outputs": [c_slider, c_info],
             "api_name": "compare",
             **model_event,
