@@ -126,7 +126,7 @@ def test_kept_encoder_outputs_change_nothing_and_respect_the_budget(ndr: Restore
     unet = ndr.model.unet
     encodes = []
     real = unet.encode
-    monkeypatch.setattr(unet, "encode", lambda x: encodes.append(1) or real(x))
+    monkeypatch.setattr(unet, "encode", lambda x, *a: encodes.append(1) or real(x, *a))
     tiles = tile_count(100, 130, 64, 16)
     # refine=False: the refinements' own forward passes (analyze() for the haze pass's gate) are not the point
     kept = ndr.restore(img, tile=64, overlap=16, refine=False)

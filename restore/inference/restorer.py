@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from restore.images import ImageSource, check_megapixels, fit_within, load_image, to_tensor, to_uint8
 from restore.inference.analysis import ANALYZE_SIDE, Analysis, read_analysis, type_probabilities
 from restore.inference.loading import check_lender, default_device, lender_folder, load_network, random_network
+from restore.inference.noise_map import check_noise_level, estimate_grey, measured_sigma, noise_levels, overridden
 from restore.inference.precision import resolve_precision
 from restore.inference.refine import (
     HAZE_FOLLOWS_FULL_SIZE,
@@ -31,7 +32,7 @@ from restore.inference.routing import enlarged, task_probabilities, type_weights
 from restore.inference.tiling import Encoded, ProgressFn, auto_tile, restore_tiled, tile_count
 from restore.models import count_parameters
 from restore.models.config import ModelConfig
-from restore.refinements.wiener import image_noise_sigma, wiener_refine
+from restore.refinements.wiener import wiener_refine
 from restore.resources import weights_dir
 
 
@@ -160,9 +161,13 @@ class Restorer:
         gate_means: list[Tensor] | None = None,
         encoded: Encoded | None = None,
         logits: list[Tensor] | None = None,
+        noise_sigma: Tensor | None = None,
     ) -> Tensor:
-        """The network's output for ``x``; its estimator logits are appended to ``logits`` if given."""
+        """The network's output for ``x``; its estimator logits are appended to ``logits`` if given.
+        ``noise_sigma``: ``(1, 3)`` what a noise-map network reads (None: it measures ``x``)."""
         kw: dict[str, object] = {"weights": weights} if weights is not None else {}
+        if noise_sigma is not None and self.config.noise_input:
+            kw["noise_sigma"] = noise_sigma
         if gate_means:
             kw["gate_means"] = gate_means
         if encoded is not None:
@@ -213,6 +218,7 @@ class Restorer:
         refine: bool | Sequence[str] = True,
         report: dict[str, object] | None = None,
         max_megapixels: float | None = None,
+        noise_level: float | None = None,
     ) -> np.ndarray:
         """Restore an image.
 
@@ -245,6 +251,10 @@ class Restorer:
             max_megapixels: the size limit for the input and, when upscaling, for the result;
                 None means the policy's (``RESTORE_MAX_MEGAPIXELS``, else 40). A file's size is
                 read from its header before it is decoded.
+            noise_level: the input's noise level in grey levels (0-255 scale) instead of the
+                estimate (:meth:`noise_estimate`): the network's noise map (models with one) and
+                the Wiener refinement read it, so a higher level smooths more; None = automatic.
+                ``report["noise_level"]`` is the level used.
 
         Returns:
             ``(H*upscale, W*upscale, 3)`` uint8 RGB.
@@ -259,6 +269,7 @@ class Restorer:
             raise ValueError(f"upscale must be 1, 2, 3 or 4, got {upscale}")
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
+        level = check_noise_level(noise_level)
         rgb = load_image(img, max_megapixels=max_megapixels)
         if upscale > 1:
             check_megapixels(
@@ -270,9 +281,9 @@ class Restorer:
             rgb = cv2.resize(rgb, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
         use = refinement_set(refine)
         weights, probs = self._routing(rgb, task, routing, upscale)
-        # the input's noise level (per opponent channel), measured before any upscaling
-        noise_sigma = image_noise_sigma(small) if use & {"wiener", "haze", "tone"} else None
-        sigma = noise_sigma if "wiener" in use and upscale == 1 else None  # what the Wiener refinement reads
+        levels = noise_levels(rgb, small, use, upscale, level, self.config.noise_input, report)
+        noise_sigma, sigma, net_sigma, reference = levels
+        net_sigma = net_sigma.to(self.device) if net_sigma is not None else None
         h, w = rgb.shape[:2]
         if tile is None:
             tile = auto_tile(h, w)
@@ -281,12 +292,12 @@ class Restorer:
         logits: list[Tensor] = []
         if tile_count(h, w, tile, overlap) == 1:
             x = self._tensor(rgb)
-            y = self._run(x, weights, logits=logits)
+            y = self._run(x, weights, logits=logits, noise_sigma=net_sigma)
             out = self._refined(x, y, sigma)[0].permute(1, 2, 0).float().cpu().numpy()
             if progress:
                 progress(1, 1)
         else:
-            out = self._tiled(rgb, tile, overlap, weights, progress, sigma)
+            out = self._tiled(rgb, tile, overlap, weights, progress, sigma, net_sigma)
         if wants_probabilities(use, upscale) and probs is None and self.has_estimator:
             if logits and max(h, w) <= ANALYZE_SIDE and self.estimator is None:
                 # analyze() would run this very forward pass: reuse its estimate
@@ -294,8 +305,13 @@ class Restorer:
             else:
                 probs = self._analyze(rgb).probabilities
 
-        def run(copy: np.ndarray) -> np.ndarray:
-            return self._run(self._tensor(copy), weights)[0].permute(1, 2, 0).float().cpu().numpy()
+        def run(copy: np.ndarray) -> np.ndarray:  # a resized copy measures its own level, scaled as the user's
+            copy_sigma = None
+            if self.config.noise_input or reference is not None:
+                own = measured_sigma(copy)
+                copy_sigma = (own if reference is None else overridden(own, reference, level))[None]
+            y = self._run(self._tensor(copy), weights, noise_sigma=copy_sigma)
+            return y[0].permute(1, 2, 0).float().cpu().numpy()
 
         out = apply_refinements(
             out,
@@ -329,17 +345,34 @@ class Restorer:
         weights: Tensor | None,
         progress: ProgressFn | None,
         sigma: Tensor | None = None,
+        net_sigma: Tensor | None = None,
     ) -> np.ndarray:
         """:func:`restore.inference.tiling.restore_tiled` with this model, then the Wiener refinement
-        of each tile (``sigma`` as in :meth:`_refined`)."""
+        of each tile (``sigma`` as in :meth:`_refined`; ``net_sigma``: the whole image's noise map)."""
 
         def restore_tile(xt: Tensor, gate_means: list[Tensor] | None, enc: Encoded | None) -> np.ndarray:
-            out = self._refined(xt, self._run(xt, weights, gate_means, enc), sigma)
+            out = self._refined(xt, self._run(xt, weights, gate_means, enc, noise_sigma=net_sigma), sigma)
             return out[0].permute(1, 2, 0).float().cpu().numpy()
 
+        shared = net_sigma if self.config.noise_input else None
         return restore_tiled(
-            self.model, rgb, tile, overlap, to_tensor=self._tensor, restore_tile=restore_tile, progress=progress
+            self.model,
+            rgb,
+            tile,
+            overlap,
+            to_tensor=self._tensor,
+            restore_tile=restore_tile,
+            progress=progress,
+            noise_sigma=shared,
         )
+
+    def noise_estimate(self, img: ImageSource, *, upscale: int = 1, max_megapixels: float | None = None) -> float:
+        """The input's estimated noise level in grey levels (the largest RGB channel), as
+        :meth:`restore` reads it at ``upscale``: the value ``noise_level=`` replaces."""
+        rgb = load_image(img, max_megapixels=max_megapixels)
+        if upscale > 1:
+            rgb = cv2.resize(rgb, (rgb.shape[1] * upscale, rgb.shape[0] * upscale), interpolation=cv2.INTER_CUBIC)
+        return estimate_grey(measured_sigma(rgb))
 
     def analyze(self, img: ImageSource, *, max_megapixels: float | None = None) -> Analysis:
         """Degradation probabilities and NDR activations, from a global view of the image.
@@ -373,23 +406,13 @@ class Restorer:
         *,
         max_megapixels: float | None = None,
     ) -> np.ndarray:
-        """NDR-Degrad: re-synthesise ``degraded``'s degradation on ``clean``.
-
-        The degradation features are queried from ``degraded``; ``clean`` (e.g. the restored
-        image) is resized to match. Works at most ``max_side`` px on the longest side. Both
-        images are read as in :meth:`restore` (paths, PIL images, arrays; ``max_megapixels``).
-
-        Returns:
-            uint8 RGB at the (possibly reduced) size of ``degraded``.
-
-        Raises:
-            restore.ImageError: an input cannot be read or is over the limit.
-        """
+        """NDR-Degrad: re-synthesise ``degraded``'s degradation on ``clean`` (resized to match), at
+        most ``max_side`` px on the longest side; both read as in :meth:`restore`. Returns uint8
+        RGB at the (possibly reduced) size of ``degraded``; raises restore.ImageError as there."""
         if self.degrad is None:
             raise NotImplementedError(f"model {self.name!r} has no NDR-Degrad network")
         deg = fit_within(load_image(degraded, max_megapixels=max_megapixels), max_side)
         clean_rgb = load_image(clean, max_megapixels=max_megapixels)
         cl = cv2.resize(clean_rgb, (deg.shape[1], deg.shape[0]), interpolation=cv2.INTER_AREA)
         _, aux = self.model(self._tensor(deg))
-        out = self.degrad(self._tensor(cl), aux["queries"])
-        return to_uint8(out)
+        return to_uint8(self.degrad(self._tensor(cl), aux["queries"]))

@@ -13,6 +13,12 @@ from torch import Tensor, nn
 
 from restore.models.blocks import Downsample, Upsample, stage
 from restore.models.config import ModelConfig
+from restore.noise import noise_level
+
+#: The noise-level map's scale: sigma in full-scale units times this (sigma 50 -> about 0.8).
+NOISE_MAP_SCALE = 4.0
+#: The cell (px) over which the tone head's maps are smooth and the body's residual has zero mean.
+TONE_CELL = 16
 
 
 class UNet(nn.Module):
@@ -55,31 +61,43 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         self.fine = FineBranch(cfg, top) if cfg.fine_width else None
+        self.outer = OuterLevels(cfg, c[0], top) if cfg.outer_widths else None
+        self.tone = ToneHead(top, c[3]) if cfg.tone_head else None
         self.affine: nn.Conv2d | None = None
         if cfg.affine_head:
             self.affine = nn.Conv2d(top, 6, 3, padding=1)  # log-gain (3) and offset (3)
             nn.init.zeros_(self.affine.weight)
             nn.init.zeros_(self.affine.bias)
 
-    def encode_skips(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
-        """The three encoder skips (fine to coarse) and the input of the latent level."""
+    def encode_skips(self, x: Tensor, noise_sigma: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+        """The three encoder skips (fine to coarse) and the input of the latent level.
+
+        With detail levels, the list goes on with their skips (finest first) after the body's
+        three, and ``noise_sigma`` ``(B, 3)`` is the level their noise map shows (None: measured
+        on the input)."""
         skips = []
         h = self.embed(x)
+        outer: list[Tensor] = []
+        if self.outer is not None:
+            outer, to_body = self.outer.encode(x, noise_sigma)
+            h = h + to_body
         for enc, down in zip(self.encoders, self.downs, strict=True):
             h = enc(h)
             skips.append(h)
             h = down(h)
-        return skips, h
+        return skips + outer, h
 
-    def encode(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
-        """Returns the three encoder skips (fine to coarse) and the latent."""
-        skips, h = self.encode_skips(x)
+    def encode(self, x: Tensor, noise_sigma: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+        """Returns the encoder skips (the body's three, fine to coarse, then the detail levels')
+        and the latent."""
+        skips, h = self.encode_skips(x, noise_sigma)
         return skips, self.latent(h)
 
     def decode(self, latent: Tensor, skips: list[Tensor], z: Tensor | None = None) -> Tensor:
         """Decoder over (possibly modulated) skips, coarse to fine; returns the output residual
-        (with the 6 affine channels appended when ``cfg.affine_head``). ``z``: the network's
-        (unshuffled) input, which the fine branch reads; required when there is one."""
+        (with the 6 affine channels appended when ``cfg.affine_head`` or ``cfg.tone_head``).
+        ``z``: the network's (unshuffled) input, which the fine branch reads; required when there
+        is one. ``skips`` beyond the first three are the detail levels' (:meth:`encode`)."""
         h = latent
         for j, (up, reduce, dec) in enumerate(zip(self.ups, self.reduces, self.decoders, strict=True)):
             h = up(h)
@@ -90,9 +108,91 @@ class UNet(nn.Module):
             if z is None:
                 raise ValueError("this backbone has a fine branch: decode needs the input z")
             res = res + self.fine(z, h)
+        if self.outer is not None:
+            res = res + F.pixel_unshuffle(self.outer.decode(h, skips[3:]), 2 ** len(self.outer.encoders))
+        if self.tone is not None:
+            return torch.cat([res, self.tone(h, latent)], dim=1)
         if self.affine is None:
             return res
         return torch.cat([res, self.affine(h)], dim=1)
+
+
+class OuterLevels(nn.Module):
+    """The detail levels (``ModelConfig.outer_widths``): full- and half-resolution dense residual
+    blocks around the body.
+
+    ``encode(x, sigma)``: ``x`` the padded image ``(B, 3, H, W)``; returns the levels' skips
+    (finest first) and what the body's first level adds to its own embedding (zero at init).
+    ``decode(top, skips)``: the body's top features ``(B, C, H / 2^L, W / 2^L)`` back up through
+    the levels; returns a full-resolution residual ``(B, 3, H, W)`` (zero at init).
+    """
+
+    def __init__(self, cfg: ModelConfig, body_width: int, top: int) -> None:
+        super().__init__()
+        w = cfg.outer_widths
+        self.noise_input = cfg.noise_input
+        kw = {"heads": 1, "expansion": cfg.ffn_expansion}
+        self.embed = nn.Conv2d(6 if cfg.noise_input else 3, w[0], 3, padding=1)
+        self.encoders = nn.ModuleList(stage("resconv", c, cfg.outer_blocks, **kw) for c in w)
+        self.downs = nn.ModuleList(Downsample(w[i], w[i + 1]) for i in range(len(w) - 1))
+        self.to_body = nn.Conv2d(4 * w[-1], body_width, 1)
+        nn.init.zeros_(self.to_body.weight)
+        nn.init.zeros_(self.to_body.bias)
+        ins = (top, *w[:0:-1])  # what each decoder level receives from below, coarsest first
+        self.ups = nn.ModuleList(Upsample(i, c, cfg.up_kernel) for i, c in zip(ins, w[::-1], strict=True))
+        self.reduces = nn.ModuleList(nn.Conv2d(2 * c, c, 1) for c in w[::-1])
+        self.decoders = nn.ModuleList(stage("resconv", c, cfg.outer_blocks, **kw) for c in w[::-1])
+        self.out = nn.Conv2d(w[0], 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def encode(self, x: Tensor, sigma: Tensor | None) -> tuple[list[Tensor], Tensor]:
+        img = F.pixel_shuffle(x, 2 ** len(self.encoders))
+        if self.noise_input:
+            if sigma is None:
+                sigma = noise_level(img.detach())
+            level = (sigma.to(img.dtype) * NOISE_MAP_SCALE)[:, :, None, None]
+            img = torch.cat([img, level.expand(-1, -1, *img.shape[-2:])], dim=1)
+        h = self.embed(img)
+        skips = []
+        for i, enc in enumerate(self.encoders):
+            h = enc(h)
+            skips.append(h)
+            if i < len(self.downs):
+                h = self.downs[i](h)
+        return skips, self.to_body(F.pixel_unshuffle(h, 2))
+
+    def decode(self, top: Tensor, skips: list[Tensor]) -> Tensor:
+        h = top
+        for up, reduce, dec, skip in zip(self.ups, self.reduces, self.decoders, skips[::-1], strict=True):
+            h = dec(reduce(torch.cat([up(h), skip], dim=1)))
+        return self.out(h)
+
+
+class ToneHead(nn.Module):
+    """Global tone outside the body (``ModelConfig.tone_head``): a smooth log-gain and offset.
+
+    ``forward(top, latent)``: the body's top features ``(B, C, h, w)`` give the maps; the latent's
+    pooled features give two gates per image (gain, offset) in (0, 1). Returns ``(B, 6, h, w)``:
+    the gated log-gain (3) and offset (3), which :meth:`RestorationNet.forward` averages over
+    :data:`TONE_CELL`-px cells and upsamples bilinearly. Zero at init.
+    """
+
+    def __init__(self, top: int, latent: int) -> None:
+        super().__init__()
+        self.maps = nn.Conv2d(top, 6, 3, padding=1)  # the affine head's shape: it warm-starts from one
+        nn.init.zeros_(self.maps.weight)
+        nn.init.zeros_(self.maps.bias)
+        self.gates = nn.Linear(latent, 2)
+        nn.init.zeros_(self.gates.weight)
+        nn.init.constant_(self.gates.bias, 4.0)  # open (0.98) at init, so a warm-started head acts
+
+    def forward(self, top: Tensor, latent: Tensor) -> Tensor:
+        m = self.maps(top)
+        g = torch.sigmoid(self.gates(latent.mean(dim=(2, 3)).float())).to(m.dtype)  # (B, 2)
+        gains = g[:, :1, None, None].expand(-1, 3, -1, -1)
+        offsets = g[:, 1:, None, None].expand(-1, 3, -1, -1)
+        return m * torch.cat([gains, offsets], dim=1)
 
 
 class FineBranch(nn.Module):
@@ -163,13 +263,18 @@ class RestorationNet(nn.Module):
         u = self.cfg.unshuffle
         res, aux = self.body(z, **kw)
         base = x
-        if self.cfg.affine_head:
+        if self.cfg.affine_head or self.cfg.tone_head:
             res, affine = res[:, : 3 * u * u], res[:, 3 * u * u :]
-            if u > 1:
-                affine = F.interpolate(affine, scale_factor=u, mode="bilinear", align_corners=False)
+            if self.cfg.tone_head:  # smooth over TONE_CELL-px cells (the padded sides are multiples of it)
+                affine = F.avg_pool2d(affine, max(1, TONE_CELL // u))
+            if affine.shape[-2:] != x.shape[-2:]:
+                affine = F.interpolate(affine, size=x.shape[-2:], mode="bilinear", align_corners=False)
             base = x * torch.exp(affine[:, :3].clamp(-4.0, 4.0)) + affine[:, 3:]
         if u > 1:
             res = F.pixel_shuffle(res, u)
+        if self.cfg.tone_head:  # the body draws detail only: its residual loses its local mean
+            cell = F.avg_pool2d(res, TONE_CELL)
+            res = res - F.interpolate(cell, size=res.shape[-2:], mode="bilinear", align_corners=False)
         return (base + res)[..., :h, :w], aux
 
     def body(self, z: Tensor, **kw: object) -> tuple[Tensor, dict]:  # pragma: no cover - abstract

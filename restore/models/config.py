@@ -65,6 +65,24 @@ class ModelConfig:
             starts at zero, so a trained backbone warm-starts unchanged. Detail the backbone's
             coarse grid cannot draw (texture under noise, edges for SR and deblurring) lives there.
         fine_blocks: blocks on each side (encoder, decoder) of the fine branch.
+        outer_widths: channels of the detail levels around the body, finest first (empty: none).
+            Two widths give a full- and a half-resolution level of dense 3x3 residual blocks; the
+            body (the four levels above, with the NDR modules or DFPIR's DGPBs) then sits below
+            them, so ``unshuffle`` must be ``2 ** len(outer_widths)``. The levels read the image
+            at full resolution, hand their features to the body's first level through a 1x1
+            convolution that starts at zero, and draw a residual from the body's top features and
+            their own skips whose output convolution starts at zero: weights of the same body
+            without detail levels warm-start to exactly their own network.
+        outer_blocks: residual blocks on each side (encoder, decoder) of every detail level.
+        noise_input: the first detail level also reads a noise-level map: the input's white-noise
+            sigma per colour channel (:func:`restore.noise.noise_level`, or a level the caller
+            gives, ``forward(img, noise_sigma=...)``), FFDNet's idea. Needs ``outer_widths``.
+        tone_head: global tone outside the body: a gated head predicts a smooth per-pixel log-gain
+            and offset (from the body's top features, averaged over 16-px cells and upsampled
+            bilinearly), scaled by two gates per image from the latent's pooled features, and the
+            body's residual loses its own 16-px local mean, so brightness and contrast change
+            only through the head: ``out = x * exp(g1 * gain) + g2 * offset + detail``.
+            Replaces ``affine_head``.
         affine_head: the decoder also predicts a smooth per-pixel gain and offset (at the
             unshuffled resolution, upsampled bilinearly): ``out = x * exp(gain) + offset +
             residual``. Haze (``J = (I - A(1 - t)) / t``) and low light are near-affine in the
@@ -101,6 +119,10 @@ class ModelConfig:
     affine_head: bool = False
     fine_width: int = 0
     fine_blocks: int = 1
+    outer_widths: tuple[int, ...] = ()
+    outer_blocks: int = 2
+    noise_input: bool = False
+    tone_head: bool = False
     types: tuple[str, ...] = DEGRADATION_TYPES
 
     def __post_init__(self) -> None:
@@ -116,6 +138,15 @@ class ModelConfig:
             raise ValueError(
                 f"fine_width needs an even unshuffle (the branch works at unshuffle // 2), got {self.unshuffle}"
             )
+        if self.outer_widths and self.unshuffle != 2 ** len(self.outer_widths):
+            need = 2 ** len(self.outer_widths)
+            raise ValueError(f"{len(self.outer_widths)} detail levels need unshuffle {need}, got {self.unshuffle}")
+        if self.noise_input and not self.outer_widths:
+            raise ValueError("noise_input feeds the first detail level: set outer_widths")
+        if self.tone_head and self.multiple % 16:
+            raise ValueError(f"tone_head smooths over 16-px cells: needs unshuffle of at least 2, got {self.unshuffle}")
+        if self.tone_head and self.affine_head:
+            raise ValueError("tone_head replaces affine_head: set one of them")
         if not self.types or len(set(self.types)) != len(self.types):
             raise ValueError(f"types must be distinct names, at least one, got {self.types}")
 
@@ -178,6 +209,34 @@ PRESETS: dict[str, ModelConfig] = {
         estimator_hidden=16,
         estimator_texture=True,
         estimator_noise=True,
+    ),
+    # The detail-capable layout: full- and half-resolution levels of dense residual blocks around
+    # the quarter-resolution body, the noise level as an input, tone in a gated head.
+    "ndr-detail": ModelConfig(
+        estimator_texture=True, outer_widths=(16, 32), noise_input=True, tone_head=True
+    ),
+    "ndr-detail-tiny": ModelConfig(
+        estimator_texture=True,
+        width=8,
+        mults=(1, 2, 2, 2),
+        enc_blocks=(1, 1, 1),
+        dec_blocks=(1, 1, 1),
+        unshuffle=2,
+        degrad_width=8,
+        estimator_hidden=16,
+        outer_widths=(4,),
+        outer_blocks=1,
+        noise_input=True,
+        tone_head=True,
+    ),
+    "dfpir-detail": ModelConfig(
+        arch="dfpir",
+        heads=(1, 1, 2, 2),
+        estimator_texture=True,
+        estimator_noise=True,
+        outer_widths=(16, 32),
+        noise_input=True,
+        tone_head=True,
     ),
     "plain-small": ModelConfig(arch="plain", affine_head=True),
     "plain-tiny": ModelConfig(

@@ -146,10 +146,16 @@ class DFPIR(RestorationNet):
         self.estimator = Estimator(inputs, cfg.estimator_hidden, len(cfg.types))
 
     def body(
-        self, z: Tensor, weights: Tensor | None = None, routing: str = "blend", blind: Tensor | None = None, **_: object
+        self,
+        z: Tensor,
+        weights: Tensor | None = None,
+        routing: str = "blend",
+        blind: Tensor | None = None,
+        noise_sigma: Tensor | None = None,
+        **_: object,
     ) -> tuple[Tensor, dict]:
-        skips, latent = self.unet.encode(z)
-        feats = [*skips, latent]
+        skips, latent = self.unet.encode(z, noise_sigma)
+        feats = [*skips[:3], latent]
         pooled, logits = self._estimate(z, feats)
         guess = routing_weights(torch.sigmoid(logits.detach()), routing)
         if weights is None:
@@ -157,7 +163,7 @@ class DFPIR(RestorationNet):
         elif blind is not None:
             weights = torch.where(blind.view(-1, 1), guess, weights.to(guess.dtype))
         out = [blk(f, weights) for blk, f in zip(self.blocks, feats, strict=True)]
-        res = self.unet.decode(out[3], out[:3], z)
+        res = self.unet.decode(out[3], out[:3] + skips[3:], z)
         return res, {"logits": logits, "weights": weights, "estimator_input": pooled}
 
     def _estimate(self, z: Tensor, feats: list[Tensor]) -> tuple[Tensor, Tensor]:
@@ -176,5 +182,5 @@ class DFPIR(RestorationNet):
         from the encoder alone (no perturbation blocks or decoder: about 4x cheaper)."""
         z = self.prepare(img)[1]
         skips, latent = self.unet.encode(z)
-        pooled, logits = self._estimate(z, [*skips, latent])
+        pooled, logits = self._estimate(z, [*skips[:3], latent])
         return {"logits": logits, "estimator_input": pooled}

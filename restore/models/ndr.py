@@ -234,11 +234,11 @@ class NDRRestore(RestorationNet):
         """CP gates per encoder skip (2: one on the queried feature, one on the skip; 0 without)."""
         return 2 if self.cfg.cp_gate and self.cfg.injection == "di" else 0
 
-    def encode_tile(self, img: Tensor) -> tuple[list[Tensor], Tensor]:
+    def encode_tile(self, img: Tensor, noise_sigma: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
         """The encoder skips and the latent level's input of ``img`` (``(1, 3, H, W)``), exactly as
         :meth:`body` computes them: tiled inference computes them once, in the statistics pass,
         and hands them back to :meth:`body` through ``encoded``."""
-        return self.unet.encode_skips(self.prepare(img)[1])
+        return self.unet.encode_skips(self.prepare(img)[1], noise_sigma)
 
     def gate_input_sums(
         self, img: Tensor, box: tuple[int, int, int, int], encoded: tuple[list[Tensor], Tensor] | None = None
@@ -255,7 +255,7 @@ class NDRRestore(RestorationNet):
         padded_width = img.shape[-1] + (-img.shape[-1]) % self.cfg.multiple
         y0, y1, x0, x1 = box
         out = []
-        for skip, dq, di in zip(skips, self.queries, self.injections, strict=True):
+        for skip, dq, di in zip(skips[:3], self.queries, self.injections, strict=True):
             _, e = dq(skip, self.dictionary)
             step = padded_width / skip.shape[-1]  # pixels per grid cell at this scale
             r0, r1, c0, c1 = (round(v / step) for v in (y0, y1, x0, x1))
@@ -269,22 +269,24 @@ class NDRRestore(RestorationNet):
         z: Tensor,
         gate_means: Sequence[Tensor] = (),
         encoded: tuple[list[Tensor], Tensor] | None = None,
+        noise_sigma: Tensor | None = None,
         **_: object,
     ) -> tuple[Tensor, dict]:
         """``gate_means``: pooled inputs for every CP gate (tiled inference), else each pools its own.
-        ``encoded``: this input's :meth:`encode_tile`, computed earlier (tiled inference)."""
+        ``encoded``: this input's :meth:`encode_tile`, computed earlier (tiled inference).
+        ``noise_sigma``: ``(B, 3)`` the level the detail levels' noise map shows (None: measured)."""
         if encoded is None:
-            skips, latent = self.unet.encode(z)
+            skips, latent = self.unet.encode(z, noise_sigma)
         else:
             skips, latent = encoded[0], self.unet.latent(encoded[1])
         maps, queries, modulated = [], [], []
         n = self.gates_per_skip
-        for level, (skip, dq, di) in enumerate(zip(skips, self.queries, self.injections, strict=True)):
+        for level, (skip, dq, di) in enumerate(zip(skips[:3], self.queries, self.injections, strict=True)):
             a, e = dq(skip, self.dictionary)
             maps.append(a)
             queries.append(e)
             modulated.append(di(skip, e, gate_means[level * n : (level + 1) * n] if gate_means else ()))
-        res = self.unet.decode(latent, modulated, z)
+        res = self.unet.decode(latent, modulated + skips[3:], z)
         return res, {"activations": maps, "queries": queries, **self._estimate(maps)}
 
     def _estimate(self, maps: list[Tensor]) -> dict[str, Tensor]:
@@ -297,5 +299,5 @@ class NDRRestore(RestorationNet):
         :meth:`forward` returns them in its extras, from the encoder and the queries alone (no
         latent level, injection or decoder: about 2x cheaper)."""
         skips, _ = self.encode_tile(img)
-        maps = [dq(skip, self.dictionary)[0] for skip, dq in zip(skips, self.queries, strict=True)]
+        maps = [dq(skip, self.dictionary)[0] for skip, dq in zip(skips[:3], self.queries, strict=True)]
         return {"activations": maps, **self._estimate(maps)}

@@ -70,8 +70,15 @@ class TrainConfig:
         seed: seeds crops, synthesis and init.
         threads: torch CPU threads (0 = torch's default).
         compile: wrap the model in torch.compile (CUDA).
-        bf16: bfloat16 autocast on the CPU too (always on for CUDA); the loss, the optimiser and
-            the weights stay fp32. Worth it where the CPU has native bf16 (AVX-512 BF16, AMX).
+        bf16: ignored on the CPU since 2026-12-07 (kept so old configs load): the trainer picks
+            bf16 autocast where the CPU computes bf16 natively (AVX-512 BF16, AMX) and fp32
+            elsewhere, as inference does (``RESTORE_PRECISION`` overrides); always bf16 on CUDA.
+            Emulated bf16 on an AVX2-only CPU made a step 20x slower.
+        holdout: training photos held out of training for the held-out validation
+            (:func:`restore.training.patches.split_holdout`, :mod:`restore.training.heldout`).
+        true_noise_share: networks with ``noise_input``: the share of samples whose noise map
+            shows the true noise level of the synthesis (so a user's override means what it
+            says); the rest get what the estimator reads on the degraded sample, as in use.
     """
 
     model: str = "ndr-small"
@@ -110,6 +117,8 @@ class TrainConfig:
     threads: int = 0
     compile: bool = False
     bf16: bool = False
+    holdout: int = 0
+    true_noise_share: float = 0.25
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ema < 1.0:

@@ -3,6 +3,7 @@ validation crops, both held on the training device."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -66,3 +67,19 @@ def validation_set(paths: list[Path], size: int, device: torch.device, grid: int
                 crop = im[None, :, y : y + s, x : x + s].float() / 255.0
                 out.append(F.interpolate(crop, size=(size, size), mode="area"))
     return torch.cat(out)
+
+
+def split_holdout(paths: list[Path], count: int) -> tuple[list[Path], list[Path]]:
+    """Split the training photos into those trained on and ``count`` held out for validation.
+
+    The held-out photos are those whose file stem has the smallest SHA-1: the same photos on
+    every machine and in every session, whatever order the folder lists them in, and a photo
+    added to the pool moves at most one other out. Returns ``(train, held_out)``, both sorted.
+    """
+    if count <= 0:
+        return list(paths), []
+    if count >= len(paths):
+        raise ValueError(f"holding out {count} of {len(paths)} training photos leaves none to train on")
+    ranked = sorted(paths, key=lambda p: hashlib.sha1(p.stem.encode()).hexdigest())
+    held = set(ranked[:count])
+    return sorted(p for p in paths if p not in held), sorted(held)

@@ -29,18 +29,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restore.data.photos import list_photos
+from restore.inference.precision import resolve_precision
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.config import ModelConfig
 from restore.models.dfpir import routing_weights
+from restore.noise import noise_level
 from restore.resources import package_assets
 from restore.synthesis.registry import sample
 from restore.synthesis.scenes import tone_scenes
 from restore.training.config import TrainConfig, load_train_config, model_config
 from restore.training.objective import PSNR_FLOOR, lr_at, restoration_objective
-from restore.training.patches import PatchSampler, validation_set
+from restore.training.patches import PatchSampler, split_holdout, validation_set
 from restore.training.run_files import (
     export,
     final_weights,
+    read_checkpoint,
     resume_checkpoint,
     save_checkpoint,
     warm_start_weights,
@@ -92,7 +95,12 @@ class Trainer:
         self._ema_pairs: list[tuple[Tensor, Tensor]] = []  # (average, current) tensors, in step
         self.g = torch.Generator(device="cpu").manual_seed(cfg.seed * 7919 + rank)
         self.gdev = torch.Generator(device=device).manual_seed(cfg.seed * 104729 + rank)
-        self.sampler = PatchSampler(list_photos(data, "train"), cfg.patch, device, self.g)
+        train_photos, self.held_out = split_holdout(list_photos(data, "train"), cfg.holdout)
+        self.sampler = PatchSampler(train_photos, cfg.patch, device, self.g)
+        # bf16 autocast where the hardware computes it (CUDA, CPUs with AVX-512 BF16 or AMX), as
+        # inference picks it; whatever the config's ``bf16`` says (emulated bf16 is 20x slower).
+        self.precision = "bf16" if device.type == "cuda" else resolve_precision(None, device)
+        self.timing: dict[str, float] = {"synth": 0.0, "forward": 0.0, "backward": 0.0}
         self.val = validation_set(list_photos(data, "val"), cfg.val_size, device, cfg.val_grid) if rank == 0 else None
         self.fwd_model: nn.Module = self.model
         self.fwd_degrad = self.degrad
@@ -128,8 +136,20 @@ class Trainer:
 
     def warm_start(self, path: Path) -> None:
         """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule);
-        see :func:`~restore.training.run_files.warm_start_weights`."""
+        see :func:`~restore.training.run_files.warm_start_weights`.
+
+        A network with the gated tone head (``tone_head``) started from weights with the affine
+        head takes that head's convolution as its tone maps (the same shape), so the body's tone
+        knowledge is kept where the layout moved it."""
         warm_start_weights(self, path)
+        tone = getattr(self.model.unet, "tone", None) if hasattr(self.model, "unet") else None
+        if tone is not None:
+            state = final_weights(read_checkpoint(path, self.device))
+            if "unet.affine.weight" in state and "unet.tone.maps.weight" not in state:
+                with torch.no_grad():
+                    tone.maps.weight.copy_(state["unet.affine.weight"])
+                    tone.maps.bias.copy_(state["unet.affine.bias"])
+                log.info("warm start: the tone head's maps from %s's affine head", path)
 
     # ----------------------------------------------------------------- weight average
     def start_average(self, state: dict[str, Tensor]) -> None:
@@ -169,14 +189,19 @@ class Trainer:
         ``progress``: the share of the schedule done (picks the restoration loss, see ``l1_from``)."""
         cfg = self.cfg
         loss = cfg.loss if progress < cfg.l1_from else "l1"
+        t0 = time.perf_counter()
         if cfg.scene_tone > 0:
             clean = tone_scenes(clean, self.gdev, cfg.scene_tone)
-        deg, labels = self.degrade(clean)
+        deg, labels, true_sigma = self.degrade(clean)
         cuda = self.device.type == "cuda"
         if cuda:
             deg = deg.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda or cfg.bf16):
-            kw = {}
+        kw: dict[str, object] = {}
+        if self.mcfg.noise_input:
+            kw["noise_sigma"] = self.noise_map_levels(deg, true_sigma)
+        t1 = time.perf_counter()
+        self.timing["synth"] += t1 - t0
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             if self.mcfg.arch == "dfpir":
                 # True-type routing (the paper's setting), but a share of the samples is routed by
                 # the estimator's own guess so the network tolerates its mistakes.
@@ -196,11 +221,22 @@ class Trainer:
                 l_deg = F.l1_loss(pred.float(), deg.float())
                 total = total + cfg.degrad_weight * l_deg
                 stats["loss_degrad"] = l_deg.item()
+        self.timing["forward"] += time.perf_counter() - t1
         return total, stats
 
-    def degrade(self, clean: Tensor) -> tuple[Tensor, Tensor]:
-        """A batch's degraded images and type labels: the first ``family_share`` of it drawn from
-        the degradation families (with ``families``), the rest from the original synthesis."""
+    def noise_map_levels(self, deg: Tensor, true_sigma: Tensor) -> Tensor:
+        """``(B, 3)``: the level each sample's noise map shows. Most samples get what the
+        estimator reads on the degraded sample (what inference will see), ``true_noise_share``
+        of them the synthesis' true level (what a user's override says)."""
+        measured = noise_level(deg.detach())
+        pick = torch.rand(deg.shape[0], generator=self.gdev, device=deg.device) < self.cfg.true_noise_share
+        return torch.where(pick[:, None], true_sigma[:, None].expand_as(measured), measured)
+
+    def degrade(self, clean: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """A batch's degraded images, type labels and true white-noise levels (``(B,)``, full-scale
+        units: the noise type's sigma and low light's read noise, root-sum-squared; 0 without):
+        the first ``family_share`` of it drawn from the degradation families (with
+        ``families``), the rest from the original synthesis."""
         cfg = self.cfg
         n_family = round(clean.shape[0] * cfg.family_share) if cfg.families else 0
         parts = []
@@ -216,8 +252,8 @@ class Trainer:
                     families=families,
                     exclude=dict(cfg.exclude_generators) if families else {},
                 )
-                parts.append((d.image, d.labels))
-        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+                parts.append((d.image, d.labels, true_noise_level(d.labels, d.params, self.mcfg.types)))
+        return tuple(torch.cat([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
 
     def train_step(self, progress: float | None = None) -> dict[str, float]:
         """One optimiser step. With ``compile``, a compilation that fails at this process's first
@@ -244,10 +280,12 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         done = progress if progress is not None else self.step / max(1, cfg.steps)
         loss, stats = self.losses(clean, use, done)
+        t0 = time.perf_counter()
         loss.backward()
         gn = nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.opt.step()
         self.update_ema()
+        self.timing["backward"] += time.perf_counter() - t0
         self.step += 1
         stats.update(loss=loss.item(), lr=lr, grad_norm=float(gn))
         return stats
@@ -280,8 +318,12 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{stats['loss_restore']:.4f}", lr=f"{stats['lr']:.1e}")
             if self.rank == 0 and self.step % cfg.log_every == 0:
-                row = {"step": self.step, "time": round(self.elapsed, 1)}
+                row = {"step": self.step, "time": round(self.elapsed, 1), "precision": self.precision}
                 row.update({k: round(float(np.mean(v)), 6) for k, v in acc.items()})
+                # Where a step's time went since the last row (seconds per step): the synthesis of
+                # the batch, the forward pass with the losses, the backward pass with the update.
+                row.update({f"s_{k}": round(v / max(1, len(acc.get("loss", [1]))), 4) for k, v in self.timing.items()})
+                self.timing = dict.fromkeys(self.timing, 0.0)
                 acc.clear()
                 with open(log_path, "a") as f:
                     f.write(json.dumps(row) + "\n")
@@ -300,6 +342,18 @@ class Trainer:
                 break
         if bar is not None:
             bar.close()
+
+
+def true_noise_level(labels: Tensor, params: dict[str, dict[str, Tensor]], types: tuple[str, ...]) -> Tensor:
+    """``(B,)`` the white-noise level a synthesis put into each sample (full-scale units): the
+    noise type's ``sigma`` and low light's read ``noise``, root-sum-squared; 0 where neither ran.
+    ``params`` holds each type's values for its labelled samples only, in batch order."""
+    var = torch.zeros(labels.shape[0], device=labels.device)
+    for name, key in (("noise", "sigma"), ("lowlight", "noise")):
+        if name in types and name in params and key in params[name]:
+            rows = labels[:, types.index(name)].nonzero().flatten()
+            var[rows] += (params[name][key].to(var) / 255.0) ** 2
+    return var.sqrt()
 
 
 def main(argv: list[str] | None = None) -> int:

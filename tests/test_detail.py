@@ -1,0 +1,175 @@
+"""The detail-capable layout: detail levels, the noise-level input, the gated tone head, and the
+training pieces that come with it (true noise levels, the machine's precision, held-out photos)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restore.models import build_model
+from restore.models.config import ModelConfig, preset
+from restore.training.config import load_train_config
+from restore.training.heldout import heldout_crops, validate_heldout
+from restore.training.patches import split_holdout
+from restore.training.trainer import Trainer, true_noise_level
+
+BODY = {
+    "width": 8,
+    "mults": (1, 2, 2, 2),
+    "enc_blocks": (1, 1, 1),
+    "dec_blocks": (1, 1, 1),
+    "degrad_width": 8,
+    "estimator_hidden": 16,
+}
+
+
+def randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Every parameter drawn at random (the zero-initialised outputs too), so each path acts."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+@pytest.mark.parametrize("arch", ["ndr", "dfpir", "plain"])
+def test_detail_levels_pad_themselves_and_keep_the_shape(arch: str) -> None:
+    cfg = ModelConfig(arch=arch, unshuffle=4, outer_widths=(4, 8), outer_blocks=1, noise_input=True, **BODY)
+    model = randomised(build_model(cfg))
+    for h, w in ((37, 45), (64, 64), (1, 70)):
+        out, _ = model(torch.rand(2, 3, h, w))
+        assert out.shape == (2, 3, h, w)
+
+
+def test_new_detail_levels_start_at_zero_so_a_warm_start_is_the_old_network() -> None:
+    old_cfg = ModelConfig(unshuffle=2, affine_head=True, **BODY)
+    old = randomised(build_model(old_cfg))
+    new = build_model(ModelConfig(unshuffle=2, affine_head=True, outer_widths=(4,), noise_input=True, **BODY)).eval()
+    missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("unet.outer.") for k in missing)
+    x = torch.rand(1, 3, 40, 52)
+    with torch.no_grad():
+        torch.testing.assert_close(new(x)[0], old(x)[0])
+
+
+def test_the_noise_map_is_read_and_a_given_level_replaces_the_measured_one() -> None:
+    model = randomised(build_model(preset("ndr-detail-tiny")))
+    x = (torch.rand(1, 3, 48, 48) * 0.5 + 0.25 + torch.randn(1, 3, 48, 48) * 0.08).clamp(0, 1)
+    with torch.no_grad():
+        auto, _ = model(x)
+        quiet, _ = model(x, noise_sigma=torch.zeros(1, 3))
+        loud, _ = model(x, noise_sigma=torch.full((1, 3), 0.2))
+    assert not torch.allclose(quiet, loud)
+    assert (auto - quiet).abs().mean() > 0 and (auto - loud).abs().mean() > 0
+
+
+def test_the_tone_head_alone_changes_brightness_the_body_only_detail() -> None:
+    cfg = preset("ndr-detail-tiny")
+    model = randomised(build_model(cfg))
+    with torch.no_grad():
+        model.unet.tone.maps.weight.zero_()
+        model.unet.tone.maps.bias.zero_()
+        x = torch.rand(1, 3, 64, 64)
+        body_only, _ = model(x)
+        # the same body without the tone head's rule lets its residual move the brightness
+        free = build_model(ModelConfig(**{**cfg.__dict__, "tone_head": False}))
+        free.load_state_dict(model.state_dict(), strict=False)
+        shifted, _ = free.eval()(x)
+        model.unet.tone.maps.bias.copy_(torch.tensor([0.3, 0.3, 0.3, 0.0, 0.0, 0.0]))
+        brighter, _ = model(x)
+    kept = (body_only.mean() - x.mean()).abs()
+    moved = (shifted.mean() - x.mean()).abs()
+    assert kept < 0.25 * moved and kept < 2 / 255, (kept, moved)
+    # the gates (randomised: about 0.5) pass a share of exp(0.3): some 10-20 % brighter
+    assert brighter.mean() > body_only.mean() * 1.05
+
+
+def test_tone_head_and_detail_levels_check_their_settings() -> None:
+    with pytest.raises(ValueError, match="detail levels need unshuffle"):
+        ModelConfig(outer_widths=(8,), unshuffle=4)
+    with pytest.raises(ValueError, match="noise_input"):
+        ModelConfig(noise_input=True)
+    with pytest.raises(ValueError, match="replaces affine_head"):
+        ModelConfig(tone_head=True, affine_head=True)
+
+
+def test_true_noise_level_adds_the_noise_type_and_low_lights_read_noise() -> None:
+    types = ("noise", "rain", "lowlight")
+    labels = torch.tensor([[1.0, 0, 0], [0, 1, 0], [1, 0, 1], [0, 0, 1]])
+    params = {"noise": {"sigma": torch.tensor([30.0, 40.0])}, "lowlight": {"noise": torch.tensor([30.0, 6.0])}}
+    got = true_noise_level(labels, params, types) * 255
+    torch.testing.assert_close(got, torch.tensor([30.0, 0.0, 50.0, 6.0]))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 16), ("val", 1)):
+        (root / split).mkdir()
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (72, 80, 3), dtype=np.uint8)).save(root / split / f"p{i:02d}.png")
+    return root
+
+
+def test_held_out_photos_are_the_same_whatever_the_order_and_never_train(photos: Path) -> None:
+    paths = sorted((photos / "train").iterdir())
+    train, held = split_holdout(paths, 4)
+    assert len(held) == 4 and len(train) == 12 and not set(train) & set(held)
+    assert split_holdout(paths[::-1], 4) == (train, held)
+    assert split_holdout(paths, 0) == (paths, [])
+    with pytest.raises(ValueError, match="leaves none"):
+        split_holdout(paths, 16)
+
+
+def make_trainer(photos: Path, tmp_path: Path, **overrides: object) -> Trainer:
+    cfg = load_train_config(
+        None, model="ndr-detail-tiny", patch=32, batch=4, steps=2, val_size=32, holdout=4, **overrides
+    )
+    return Trainer(cfg, photos, tmp_path, torch.device("cpu"))
+
+
+def test_the_trainer_holds_photos_out_and_picks_its_precision_by_the_machine(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RESTORE_PRECISION", "fp32")
+    t = make_trainer(photos, tmp_path, bf16=True)
+    assert t.precision == "fp32", "a config's bf16 does not override the machine"
+    assert len(t.sampler.images) == 12 and len(t.held_out) == 4
+    monkeypatch.setenv("RESTORE_PRECISION", "bf16")
+    assert make_trainer(photos, tmp_path, bf16=False).precision == "bf16"
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_the_noise_map_shows_the_measured_or_the_true_level(photos: Path, tmp_path: Path, share: float) -> None:
+    t = make_trainer(photos, tmp_path, true_noise_share=share)
+    clean = torch.full((4, 3, 32, 32), 0.5)  # flat: the measured level is the added noise
+    deg = (clean + torch.randn(clean.shape) * 0.1).clamp(0, 1)
+    true = torch.tensor([0.1, 0.1, 0.0, 0.2])
+    levels = t.noise_map_levels(deg, true)
+    if share == 1.0:
+        torch.testing.assert_close(levels, true[:, None].expand(4, 3))
+    else:
+        assert levels.shape == (4, 3) and (levels - 0.1).abs().max() < 0.03
+
+
+def test_a_training_step_logs_where_its_time_went(photos: Path, tmp_path: Path) -> None:
+    t = make_trainer(photos, tmp_path)
+    t.train_step()
+    assert t.timing["synth"] > 0 and t.timing["forward"] > 0 and t.timing["backward"] > 0
+
+
+def test_held_out_validation_scores_benchmark_cases_clipped_noise_and_families(photos: Path) -> None:
+    crops = heldout_crops(photos, count=2, size=48)
+    assert crops.shape == (2, 3, 48, 48)
+    model = build_model(preset("ndr-detail-tiny")).eval()  # the identity: gains are 0 by construction
+    score = validate_heldout(model, crops)
+    rows = set(score.psnr)
+    assert {"case:noise25", "case:haze", "case:lowres-x2", "gauss15", "gauss50", "family:rain"} <= rows
+    assert all(abs(score.gain(r)) < 0.05 for r in rows)
+    moved = randomised(build_model(preset("ndr-detail-tiny")))
+    assert validate_heldout(moved, crops).mean_gain != score.mean_gain
