@@ -212,9 +212,7 @@ PRESETS: dict[str, ModelConfig] = {
     ),
     # The detail-capable layout: full- and half-resolution levels of dense residual blocks around
     # the quarter-resolution body, the noise level as an input, tone in a gated head.
-    "ndr-detail": ModelConfig(
-        estimator_texture=True, outer_widths=(16, 32), noise_input=True, tone_head=True
-    ),
+    "ndr-detail": ModelConfig(estimator_texture=True, outer_widths=(16, 32), noise_input=True, tone_head=True),
     "ndr-detail-tiny": ModelConfig(
         estimator_texture=True,
         width=8,
