@@ -173,3 +173,40 @@ def test_held_out_validation_scores_benchmark_cases_clipped_noise_and_families(p
     assert all(abs(score.gain(r)) < 0.05 for r in rows)
     moved = randomised(build_model(preset("ndr-detail-tiny")))
     assert validate_heldout(moved, crops).mean_gain != score.mean_gain
+
+
+def test_a_new_layout_is_judged_on_held_out_photos_then_the_benchmark(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from restore.models.weights import save_weights
+    from restore.training import chain, heldout
+
+    files = {}
+    for side, name in (("shipped", "ndr-tiny"), ("candidate", "ndr-detail-tiny")):
+        (tmp_path / side).mkdir()
+        cfg = preset(name)
+        files[side] = save_weights(build_model(cfg), tmp_path / side / "ndr-restore.safetensors", cfg)
+    calls = []
+
+    def bench(name: str, shipped: Path, candidate: Path, limit: float) -> tuple[bool, str, dict]:
+        calls.append(limit)
+        return True, "benchmark held", {}
+
+    monkeypatch.setattr(chain, "benchmark_check", bench)
+    monkeypatch.setattr(heldout, "HELD_OUT_PHOTOS", 4)
+    monkeypatch.setattr(heldout, "CROP", 48)
+    # both networks are the identity: no gain, so the benchmark is not even asked
+    shipped, candidate = files["shipped"], files["candidate"]
+    ok, reason, record = chain.new_layout_check("ndr-restore", shipped, candidate, photos, paper=False)
+    assert not ok and "held-out mean gain" in reason and not calls
+    assert set(record["heldout"]) == {"shipped", "candidate"}
+    # a candidate that gains on the held-out photos goes on to the benchmark, at the new layout's limit
+    real = heldout.score_file
+
+    def better(weights: Path, crops: torch.Tensor) -> heldout.HeldOutScore:
+        s = real(weights, crops)
+        return s if weights == files["shipped"] else heldout.HeldOutScore(s.psnr, s.inputs, s.mean_gain + 1, s.harm)
+
+    monkeypatch.setattr(heldout, "score_file", better)
+    ok, reason, _ = chain.new_layout_check("ndr-restore", shipped, candidate, photos, paper=False)
+    assert ok and "benchmark held" in reason and calls == [chain.MAX_NEW_LAYOUT_BENCHMARK_LOSS_DB]

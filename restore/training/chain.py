@@ -55,6 +55,11 @@ MAX_MEAN_LOSS_DB = 0.05
 #: With ``--benchmark``: the most any case of the public benchmark (the whole product, refinements
 #: on) may lose against the shipped file (dB).
 MAX_BENCHMARK_LOSS_DB = 0.3
+#: A new layout (another ModelConfig than the shipped file's) ships on the held-out validation,
+#: the paper suite's noise and SR columns, and the public benchmark with this limit per case (dB).
+MAX_NEW_LAYOUT_BENCHMARK_LOSS_DB = 0.5
+#: The paper suite's columns a new layout must win (noise and super-resolution).
+PAPER_KINDS = ("noise", "sr")
 #: Where the families decide, the original synthesis (the public benchmark's) still may lose no more
 #: than this on any one type: run 19 passed on the families with original low light at -0.91 dB,
 #: and lost 0.45 dB of the benchmark's low light.
@@ -126,7 +131,56 @@ def is_better(candidate: Score, shipped: Score) -> tuple[bool, str]:
     return False, f"not enough: {facts}"
 
 
-def benchmark_check(name: str, shipped: Path, candidate: Path, size: int = 384) -> tuple[bool, str, dict]:
+def new_layout_check(
+    name: str, shipped: Path, candidate: Path, data: Path, *, paper: bool = True
+) -> tuple[bool, str, dict]:
+    """The rule for a candidate whose layout differs from the shipped file's (a new network): it
+    ships when it beats the shipped network on the held-out validation's mean gain
+    (:mod:`.heldout`), on every noise and super-resolution column of the paper suite (blind,
+    refinements on, as users get it; skipped with ``paper=False``), and loses no public benchmark
+    case by more than :data:`MAX_NEW_LAYOUT_BENCHMARK_LOSS_DB`. Returns the verdict, the facts
+    and the scores."""
+    from restore.training.heldout import heldout_crops, score_file
+
+    crops = heldout_crops(data)
+    held = {"shipped": score_file(shipped, crops), "candidate": score_file(candidate, crops)}
+    delta = held["candidate"].mean_gain - held["shipped"].mean_gain
+    ok = delta >= MIN_GAIN_DB
+    facts = [f"held-out mean gain {held['shipped'].mean_gain:.3f} -> {held['candidate'].mean_gain:.3f} dB"]
+    record: dict = {"heldout": {k: v.__dict__ for k, v in held.items()}}
+    if ok and paper:
+        columns = paper_columns(name, shipped, candidate)
+        record["paper"] = columns
+        lost = [c for c, v in columns.items() if v["candidate"] <= v["shipped"]]
+        facts.append(f"paper noise/SR columns won {len(columns) - len(lost)} of {len(columns)}")
+        ok = not lost
+    if ok:
+        bench_ok, bench_facts, record["benchmark"] = benchmark_check(
+            name, shipped, candidate, limit=MAX_NEW_LAYOUT_BENCHMARK_LOSS_DB
+        )
+        facts.append(bench_facts)
+        ok = bench_ok
+    return ok, "; ".join(facts), record
+
+
+def paper_columns(name: str, shipped: Path, candidate: Path) -> dict[str, dict[str, float]]:
+    """Mean PSNR of both files on the paper suite's noise and SR columns (blind, refinements on)."""
+    from restore.evaluation.paper_data import CASES, default_paper_data
+    from restore.evaluation.paper_suite import run_suite
+    from restore.inference.restorer import Restorer
+
+    restorers = {
+        side: Restorer.from_pretrained(name, directory=path.parent)
+        for side, path in (("shipped", shipped), ("candidate", candidate))
+    }
+    cases = [c for c in CASES if c.kind in PAPER_KINDS]
+    report = run_suite(default_paper_data(), restorers, cases=cases)
+    return {c.name: {side: round(report.mean(c.name, side)[0], 3) for side in restorers} for c in cases}
+
+
+def benchmark_check(
+    name: str, shipped: Path, candidate: Path, size: int = 384, limit: float = MAX_BENCHMARK_LOSS_DB
+) -> tuple[bool, str, dict]:
     """Both files on the public benchmark as users get them (blind, refinements on): whether no
     case loses more than :data:`MAX_BENCHMARK_LOSS_DB`, the facts, and the PSNR per case. The
     validation crops are few, and an estimator refit moves the mixtures' routing, which they barely
@@ -171,8 +225,17 @@ def benchmark_check(name: str, shipped: Path, candidate: Path, size: int = 384) 
         facts.append(
             f"{model} benchmark mean {means[0][0]:.2f} -> {means[1][0]:.2f} dB, worst case {worst} {loss:+.2f} dB"
         )
-        ok = ok and loss >= -MAX_BENCHMARK_LOSS_DB
+        ok = ok and loss >= -limit
     return ok, "; ".join(facts), table
+
+
+def _precision(run: Path) -> str | None:
+    """The arithmetic the run's last logged step used (the trainer picks it by the machine)."""
+    log_path = run / "log.jsonl"
+    if not log_path.is_file():
+        return None
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if '"precision"' in line]
+    return rows[-1]["precision"] if rows else None
 
 
 def _spent_minutes(run: Path) -> float:
@@ -209,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a candidate the rule passes must also lose no case of the public benchmark by more than "
         f"{MAX_BENCHMARK_LOSS_DB} dB (refinements on; a few minutes more)",
     )
+    parser.add_argument(
+        "--no-paper",
+        action="store_true",
+        help="a new layout is judged without the paper suite's noise and SR columns (a quick look; never ship so)",
+    )
     parser.add_argument("--ship", action="store_true", help="copy the candidate over the shipped files if better")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -243,9 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     files = export(run, args.name, run / "export")
     candidate = files[0]
     before, after = score(shipped, args.data), score(candidate, args.data)
-    better, reason = is_better(after, before)
-    bench_table = None
-    if better and args.benchmark:
+    new_layout = read_config(candidate) != read_config(shipped)
+    record: dict = {}
+    if new_layout:  # another network: the held-out validation, the paper suite and the benchmark decide
+        better, reason, record = new_layout_check(args.name, shipped, candidate, args.data, paper=not args.no_paper)
+        better = better and not args.no_paper
+    else:
+        better, reason = is_better(after, before)
+    bench_table = record.get("benchmark")
+    if better and args.benchmark and not new_layout:
         ok, facts, bench_table = benchmark_check(args.name, shipped, candidate)
         reason = f"{reason}; {facts}"
         if not ok:
@@ -264,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         "reason": reason,
         "estimator_refit": refit_scores,
         "benchmark": bench_table,
+        "new_layout": new_layout,
+        "heldout": record.get("heldout"),
+        "paper": record.get("paper"),
+        "precision": _precision(run),
         "shipped_now": False,
     }
     if better and args.ship:

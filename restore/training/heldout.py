@@ -57,10 +57,11 @@ class HeldOutScore:
         return self.psnr[row] - self.inputs[row]
 
 
-def heldout_crops(data: Path, count: int = HELD_OUT_PHOTOS, size: int = CROP) -> Tensor:
-    """The centre crops ``(count, 3, size, size)`` of the held-out photos of ``data/train``."""
-    _, held = split_holdout(list_photos(data, "train"), count)
-    return validation_set(held, size, torch.device("cpu"), 1)
+def heldout_crops(data: Path, count: int | None = None, size: int | None = None) -> Tensor:
+    """The centre crops ``(count, 3, size, size)`` of the held-out photos of ``data/train``
+    (default :data:`HELD_OUT_PHOTOS` and :data:`CROP`)."""
+    _, held = split_holdout(list_photos(data, "train"), HELD_OUT_PHOTOS if count is None else count)
+    return validation_set(held, CROP if size is None else size, torch.device("cpu"), 1)
 
 
 @torch.no_grad()

@@ -53,10 +53,37 @@ def final_weights(ckpt: dict) -> dict[str, Tensor]:
     return ckpt[final_key(ckpt)]
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory (the repository, for the documented commands),
+    else its name alone: a record that travels with the weights names no machine's folders."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return Path(path).name
+
+
+def machine_name() -> str:
+    """``RESTORE_MACHINE``, else the CPU's model name and core count (what exports record)."""
+    named = os.environ.get("RESTORE_MACHINE")
+    if named:
+        return named
+    model = next(
+        (line.partition(":")[2].strip() for line in _cpuinfo_lines() if line.startswith("model name")), "unknown CPU"
+    )
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def _cpuinfo_lines() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
 def warm_start_record(path: Path, ckpt: dict) -> dict:
     """What a warm-started run started from: the checkpoint's steps, time, recipe and its own origin."""
     return {
-        "checkpoint": str(path),
+        "checkpoint": shown_path(path),
         "steps": int(ckpt["step"]),
         "wall_seconds": round(float(ckpt.get("elapsed", 0.0))),
         "train_config": json.loads(ckpt["train_config"]),
@@ -169,8 +196,9 @@ def chain_totals(steps: int, seconds: float, origin: dict | None) -> tuple[int, 
     return steps, round(seconds)
 
 
-def export(run: Path, name: str, out_dir: Path | None = None, *, half: bool = True) -> list[Path]:
-    """Write a run's weights as shipped safetensors (``NAME.safetensors`` + NDR-Degrad's)."""
+def export(run: Path, name: str, out_dir: Path | None = None, *, half: bool = True, degrad: bool = True) -> list[Path]:
+    """Write a run's weights as shipped safetensors (``NAME.safetensors`` + NDR-Degrad's unless
+    ``degrad`` is False: the in-progress file of a network in training is one file)."""
     ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     tcfg = load_train_config(None, **json.loads(ckpt["train_config"]))
     mcfg = model_config(tcfg)
@@ -180,7 +208,7 @@ def export(run: Path, name: str, out_dir: Path | None = None, *, half: bool = Tr
         "patch": tcfg.patch,
         "wall_seconds": round(ckpt["elapsed"]),
         "train_config": json.loads(ckpt["train_config"]),
-        "machine": os.environ.get("RESTORE_MACHINE", "unknown"),
+        "machine": machine_name(),
         "estimator_refit": json.loads(ckpt["estimator_fit"]) if "estimator_fit" in ckpt else None,
     }
     if "init_from" in ckpt:
@@ -194,12 +222,12 @@ def export(run: Path, name: str, out_dir: Path | None = None, *, half: bool = Tr
     model.load_state_dict(final_weights(ckpt))
     out_dir = out_dir if out_dir is not None else package_assets() / "weights"
     paths = [save_weights(model, out_dir / f"{name}.safetensors", mcfg, dtype=dtype, extra={"training": facts})]
-    if ckpt.get("degrad") is not None:
-        degrad = build_degrad(mcfg)
-        degrad.load_state_dict(ckpt["degrad"])
+    if degrad and ckpt.get("degrad") is not None:
+        net = build_degrad(mcfg)
+        net.load_state_dict(ckpt["degrad"])
         paths.append(
             save_weights(
-                degrad,
+                net,
                 degrad_path(out_dir / f"{name}.safetensors"),
                 mcfg,
                 dtype=dtype,

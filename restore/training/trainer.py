@@ -33,6 +33,7 @@ from restore.inference.precision import resolve_precision
 from restore.models import build_degrad, build_model, count_parameters
 from restore.models.config import ModelConfig
 from restore.models.dfpir import routing_weights
+from restore.models.weights import read_state
 from restore.noise import noise_level
 from restore.resources import package_assets
 from restore.synthesis.registry import sample
@@ -381,13 +382,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--export", type=Path, metavar="RUN", help="export RUN/last.pt to restore/assets/weights and exit"
     )
+    parser.add_argument(
+        "--init-degrad",
+        type=Path,
+        metavar="FILE",
+        help="NDR-Degrad's weights for a warm start whose --init has none (e.g. the in-progress file): "
+        "a shipped NAME-degrad.safetensors",
+    )
     parser.add_argument("--name", default="ndr-restore", help="shipped name for --export")
+    parser.add_argument(
+        "--no-degrad", action="store_true", help="--export the restoration network alone (the in-progress file)"
+    )
     parser.add_argument("--export-dir", type=Path, default=package_assets() / "weights")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     if args.export:
-        for p in export(args.export, args.name, args.export_dir):
+        for p in export(args.export, args.name, args.export_dir, degrad=not args.no_degrad):
             print(f"wrote {p} ({p.stat().st_size / 1e6:.2f} MB)")
         return 0
 
@@ -412,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(cfg, args.data, args.out, device, rank, world)
     if not trainer.resume() and args.init:
         trainer.warm_start(args.init)
+        if args.init_degrad and trainer.degrad is not None:
+            trainer.degrad.load_state_dict({k: v.float() for k, v in read_state(args.init_degrad).items()})
+            log.info("NDR-Degrad from %s", args.init_degrad)
     trainer.fit(args.minutes, args.schedule_minutes)
     if world > 1:
         dist.destroy_process_group()
