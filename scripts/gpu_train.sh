@@ -6,7 +6,8 @@
 #   scripts/gpu_train.sh STAGE MINUTES TOTAL [CANDIDATE ...]
 #
 # Candidates: the names given, else those listed in $CONFIGS/next.txt, else every config there.
-# STAGE 1 warm-starts each candidate from the shipped weights; STAGE 2 resumes runs/gpu/<c>/last.pt
+# STAGE 1 warm-starts each candidate from the shipped weights (or from what its config's
+# "# gpu-init:" comment names: "none" for a random start, or a file); STAGE 2 resumes runs/gpu/<c>/last.pt
 # when the machine is still the same (kept warm between the two calls), else warm-starts from
 # carry/stage1/<c>.safetensors (the first stage's export, carried back) or the shipped weights.
 # MINUTES: training time of this stage per candidate; TOTAL: the learning-rate schedule's length
@@ -58,8 +59,14 @@ for c in "${CANDS[@]}"; do
     mkdir -p "$run"
     case $c in dfpir*) name=dfpir ;; *) name=ndr-restore ;; esac
     init=()
+    # A config may name its own start in a comment: "# gpu-init: none" (a new network from a random
+    # start) or "# gpu-init: PATH" (e.g. the in-progress file; used when it exists), before the shipped file.
+    own=$(sed -n 's/^# gpu-init: *//p' "$CONFIGS/$c.yaml" | head -n 1)
     if [ ! -f "$run/last.pt" ]; then
-        for f in "carry/stage1/$c.safetensors" "restore/assets/weights/$name.safetensors"; do
+        starts=("carry/stage1/$c.safetensors")
+        [ -n "$own" ] && [ "$own" != none ] && starts+=("$own")
+        [ -z "$own" ] && starts+=("restore/assets/weights/$name.safetensors")
+        for f in "${starts[@]}"; do
             if [ -f "$f" ] && [ "${INIT:-yes}" != none ]; then init=(--init "$f"); break; fi
         done
     fi
@@ -71,7 +78,9 @@ for c in "${CANDS[@]}"; do
     [ -n "${STEPS:-}" ] && steps=(--steps "$((trained + STEPS))")  # the trainer's --steps counts the run's total
     budget=$($PY -c "print(round($spent + $MIN, 3))")
     schedule=$($PY -c "print(max($TOTAL, $spent + $MIN))")
-    echo "$c: ${init[*]:-resume} spent $spent min, train to $budget min, schedule $schedule min" >>"$summary"
+    start=${init[*]:-resume}
+    [ ${#init[@]} -eq 0 ] && [ ! -f "$run/last.pt" ] && start="a random start"
+    echo "$c: $start spent $spent min, train to $budget min, schedule $schedule min" >>"$summary"
     $PY -m restore.training --config "$CONFIGS/$c.yaml" --data "$DATA" --out "$run" "${DEVICE_ARGS[@]}" \
         --minutes "$budget" --schedule-minutes "$schedule" "${steps[@]}" "${init[@]}" >"$run/stage$STAGE.log" 2>&1 &
     pids+=($!)

@@ -114,3 +114,34 @@ def test_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
     assert "tiny-ndr: step 10 at" in summary, summary
     log = (work / "runs/gpu/tiny-ndr/stage2.log").read_text()
     assert "resumed" in log and "at step 5" in log
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_gpu_script_trains_the_detail_layout_from_the_start_its_config_names(photos, tmp_path):
+    """``# gpu-init: none`` in a config: a random start even where shipped weights exist."""
+    from restore.models.weights import read_config
+
+    carry = tmp_path / "carry"
+    pack(photos, carry, tile=96, quality=90, budget_mb=1)
+    work = tmp_path / "repo"
+    for part in ("restore", "scripts", "configs"):
+        shutil.copytree(ROOT / part, work / part, ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "out"
+    env = dict(os.environ, CONFIGS="configs/gpu-tiny", DEVICE="cpu", OUT=str(out), DATA=str(carry))
+    env.update(PYTHON=sys.executable, PYTHONPATH=str(work), OMP_NUM_THREADS="1", STEPS="5")
+    env.pop("INIT", None)
+    proc = subprocess.run(
+        ["bash", "scripts/gpu_train.sh", "1", "20", "40", "tiny-detail"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,  # a guard against a hang only
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = (out / "summary.txt").read_text()
+    assert "tiny-detail: a random start" in summary and "tiny-detail: step 5 at" in summary, summary
+    with tarfile.open(out / "tiny-detail.tar") as tar:
+        tar.extract("./ndr-restore.safetensors", tmp_path, filter="data")
+    cfg = read_config(tmp_path / "ndr-restore.safetensors")
+    assert cfg.outer_widths and cfg.noise_input and cfg.tone_head
