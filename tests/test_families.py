@@ -317,6 +317,37 @@ def test_light_haze_transmission_stays_in_range():
     assert float(t.min()) > 0.28 and float(t.max()) < 0.97
 
 
+def test_added_streaks_keep_their_strength_over_bright_ground():
+    # The same streaks (same seed) over grey 0.1 and 0.7: a screen blend adds L (1 - x), a third as
+    # much light over 0.7; added streaks add the same light (none reaches white here).
+    dark, bright = torch.full((1, 3, 48, 48), 0.1), torch.full((1, 3, 48, 48), 0.7)
+    for kind, expected in ((Fm.names("rain").index("added"), 1.0), (0, 0.3 / 0.9)):
+        light = [float((run("rain", kind, x, seed=3, brightness=0.25) - x).sum()) for x in (dark, bright)]
+        assert light[1] / light[0] == pytest.approx(expected, rel=0.02), Fm.names("rain")[kind]
+
+
+def test_uniform_veil_hazes_near_and_far_alike():
+    # On a black scene the output is A (1 - t), so t = 1 - y / A.
+    x = torch.zeros(6, 3, 48, 48)
+    beta = 1.0
+    y = run("haze", Fm.names("haze").index("uniform"), x, beta=beta, airlight=1.0)
+    t = 1 - y.amax(dim=1)
+    assert float(t.min()) > np.exp(-beta) - 0.02 and float(t.max()) < np.exp(-beta * 0.5) + 0.02
+    light = 1 - run("haze", Fm.names("haze").index("light"), x, beta=beta, airlight=1.0).amax(dim=1)
+    spread = (t.amax(dim=(1, 2)) - t.amin(dim=(1, 2))).mean()
+    assert float(spread) < float((light.amax(dim=(1, 2)) - light.amin(dim=(1, 2))).mean())
+
+
+def test_depth_models_put_the_far_at_the_top_or_the_bottom():
+    # Haze that always thickens upward teaches the direction, not the haze: the scene prior and
+    # the vertical cue of the family's depth models point either way.
+    x = torch.full((32, 3, 48, 48), 0.5)
+    for depth in (V.any_depth, V.cue_depth):
+        d = depth(x, torch.Generator().manual_seed(0))
+        rise = d[:, 0, :16].mean(dim=(1, 2)) - d[:, 0, -16:].mean(dim=(1, 2))
+        assert int((rise > 0.2).sum()) >= 4 and int((rise < -0.2).sum()) >= 4, depth.__name__
+
+
 def test_tinted_airlight_is_coloured():
     x = torch.zeros(4, 3, 32, 32)
     grey = run("haze", 0, x, beta=3.0, airlight=0.9).mean(dim=(2, 3))
@@ -519,9 +550,9 @@ def test_family_share_splits_the_batch(monkeypatch):
     fake.gdev, fake.mcfg = torch.Generator(), type("M", (), {"types": D.DEGRADATION_TYPES})()
     held = (("blur", ("defocus",)),)
     fake.cfg = TrainConfig(families=True, family_share=0.5, exclude_generators=held)
-    image, labels = T.Trainer.degrade(fake, torch.rand(8, 3, 8, 8))
+    image, labels, sigma = T.Trainer.degrade(fake, torch.rand(8, 3, 8, 8))
     assert calls == [(4, True, {"blur": ("defocus",)}), (4, False, {})]
-    assert image.shape == (8, 3, 8, 8) and labels.shape[0] == 8
+    assert image.shape == (8, 3, 8, 8) and labels.shape[0] == 8 and sigma.shape == (8,)
     calls.clear()
     fake.cfg = TrainConfig(families=False, family_share=0.5)
     T.Trainer.degrade(fake, torch.rand(8, 3, 8, 8))

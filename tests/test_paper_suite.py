@@ -236,3 +236,61 @@ def test_cli_writes_report_and_csv(
     # one image per case: the reference row plus two models
     assert len(rows) == 3 * len(PD.CASES)
     assert {r["method"] for r in rows} == {"input", "bicubic", "ndr-restore", "ndr-restore:raw"}
+
+
+def test_oracle_rows_on_the_pair_sets_and_the_estimators_reading(data: Path, tiny: Restorer) -> None:
+    report = PS.run_suite(data, {"tiny": tiny, "tiny:oracle": tiny}, limit=1)
+    pairs = {c.name for c in PD.CASES if c.kind == "pair"}
+    assert {r.case for r in report.results if r.method == "tiny:oracle"} == pairs
+    for r in report.results:
+        if r.method == "tiny" and r.case in pairs:
+            assert 0.0 <= r.p_true <= 1.0 and r.estimator == "ndr-restore" and r.likeliest
+        elif r.method == "tiny":
+            assert r.p_true is None and r.likeliest == ""
+    everywhere = PS.run_suite(data, {"tiny:oracle": tiny}, limit=1, oracle_kinds=None)
+    assert {r.case for r in everywhere.results if r.method == "tiny:oracle"} == {c.name for c in PD.CASES}
+    text = PR.markdown(report)
+    assert "## The pair sets, image by image" in text
+    assert "| set | image | p(true) (ndr-restore) | input | tiny | tiny:oracle |" in text
+    (row,) = [r for r in report.rows("SOTS-NDR5", "tiny") if r.image == "0001_0.8_0.2.png"]
+    (oracle,) = [r for r in report.rows("SOTS-NDR5", "tiny:oracle") if r.image == "0001_0.8_0.2.png"]
+    line = f"| SOTS-NDR5 | 0001_0.8_0.2.png | {row.p_true:.2f} ({row.likeliest}) | "
+    assert line in text and f"| {row.psnr:.2f} | {oracle.psnr:.2f} |" in text
+    assert "| SOTS-NDR5 | mean | " in text and " named |" in text
+    assert PR.pair_table(PS.run_suite(data, {}, cases=[PD.CASES[0]], limit=1)) == []
+
+
+class TaskRecorder:
+    """Records the task each call was told (no estimator: no reading)."""
+
+    def __init__(self) -> None:
+        self.tasks: list[object] = []
+
+    def restore(self, img: np.ndarray, **kwargs: object) -> np.ndarray:
+        self.tasks.append(kwargs.get("task"))
+        return img
+
+
+def test_oracle_is_told_the_cases_types(data: Path) -> None:
+    rec = TaskRecorder()
+    pairs = [c for c in PD.CASES if c.kind == "pair"]
+    report = PS.run_suite(data, {"m:oracle": rec}, cases=pairs, limit=1)
+    assert rec.tasks == [("rain",), ("rain",), ("haze",)]
+    assert all(r.p_true is None for r in report.results)
+
+
+def test_cli_runs_only_the_kinds_asked(
+    data: Path, tiny: Restorer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PS, "load_restorers", lambda names: dict.fromkeys(names, tiny))
+    out, table = tmp_path / "pairs.md", tmp_path / "pairs.csv"
+    argv = ["--suite", "paper", "--paper-data", str(data), "--kinds", "pair", "--limit", "1"]
+    assert E.main([*argv, "--out", str(out), "--csv", str(table)]) == 0
+    text = out.read_text()
+    assert "| row | Rain-NDR5 | Rain-MFDNet3 | SOTS-NDR5 | s/MP |" in text
+    assert "| ndr-restore:oracle | " in text and "| dfpir:oracle | " in text, "oracle rows by default"
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    assert {r["case"] for r in rows} == {"Rain-NDR5", "Rain-MFDNet3", "SOTS-NDR5"} and "p_true" in rows[0]
+    with pytest.raises(SystemExit):
+        E.main([*argv, "--kinds", "fog"])

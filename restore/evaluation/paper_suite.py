@@ -1,7 +1,8 @@
 """The paper suite: models scored on the public test images the papers report on, by their protocol.
 
 Run ``python -m restore.evaluation.evaluate --suite paper [--paper-data PATH] [--models ...]
-[--limit N] [--out docs/paper-suite.md] [--csv FILE] [--threads N]``. The images are read from
+[--kinds noise,pair,sr] [--oracle-on pair|all] [--limit N] [--out docs/paper-suite.md] [--csv FILE]
+[--threads N]``. The images are read from
 ``--paper-data`` (default: ``$RESTORE_PAPER_DATA``, else ``../shared/paper_data`` beside the repository;
 its ``SOURCES.md`` says where each image came from). They are evaluation data only.
 
@@ -18,7 +19,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,13 @@ from restore.evaluation.paper_report import ImageResult, PaperReport, markdown, 
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODELS = ("ndr-restore", "ndr-restore:raw", "dfpir", "dfpir:raw")
+DEFAULT_MODELS = ("ndr-restore", "ndr-restore:raw", "ndr-restore:oracle", "dfpir", "dfpir:raw", "dfpir:oracle")
+#: The kinds of sets the ``:oracle`` rows are scored on by default: the pairs, where the estimator
+#: may miss the type (on the noise and SR sets the type is not in doubt, and the run is long).
+ORACLE_KINDS = ("pair",)
+#: The kinds of sets on which each model's estimator is asked for the true type's probability.
+ESTIMATE_KINDS = ("pair",)
+KINDS = ("noise", "pair", "sr")
 
 
 def _restore(name: str, restorer: RestorerLike, case: PaperCase, img: np.ndarray) -> np.ndarray:
@@ -63,6 +70,17 @@ def _restore(name: str, restorer: RestorerLike, case: PaperCase, img: np.ndarray
     elif name.endswith(DOMINANT_SUFFIX):
         kwargs["routing"] = "dominant"
     return np.asarray(restorer.restore(img, **kwargs))
+
+
+def estimate(restorer: RestorerLike, case: PaperCase, img: np.ndarray) -> tuple[str, float, str, float] | None:
+    """What ``restorer``'s estimator reads on ``img``: (whose estimator, the probability of the case's
+    first true type, the likeliest type, its probability); None for a model without one."""
+    if not getattr(restorer, "has_estimator", False) or not hasattr(restorer, "analyze"):
+        return None
+    probs = dict(restorer.analyze(img).probabilities)
+    top = max(probs, key=lambda t: probs[t])
+    who = str(getattr(restorer, "estimator_name", None) or getattr(restorer, "name", ""))
+    return who, float(probs.get(case.types[0], float("nan"))), top, float(probs[top])
 
 
 def _score(case: PaperCase, out: np.ndarray, target: np.ndarray) -> tuple[float, float, float]:
@@ -91,6 +109,7 @@ def run_suite(
     cases: Sequence[PaperCase] = CASES,
     limit: int | None = None,
     progress: bool = False,
+    oracle_kinds: Collection[str] | None = ORACLE_KINDS,
 ) -> PaperReport:
     """Score the ``input`` / ``bicubic`` reference rows and every model on every case's images.
 
@@ -101,6 +120,11 @@ def run_suite(
         cases: the columns to score.
         limit: only the first N images (sorted names) of every set.
         progress: a tqdm bar on stderr.
+        oracle_kinds: the kinds of cases (``"noise"``, ``"pair"``, ``"sr"``) the ``:oracle`` rows are
+            scored on (default :data:`ORACLE_KINDS`); None: every case.
+
+    On the cases of :data:`ESTIMATE_KINDS` every model row also records its estimator's reading of
+    the input (``ImageResult.p_true``, ``likeliest``, ``estimator``; one reading per estimator).
 
     Returns:
         The :class:`PaperReport`.
@@ -112,8 +136,13 @@ def run_suite(
     start = time.perf_counter()
     samples = build_samples(root, cases, limit)
     results: list[ImageResult] = []
+
+    def scored(name: str, case: PaperCase) -> bool:
+        return not name.endswith(ORACLE_SUFFIX) or oracle_kinds is None or case.kind in oracle_kinds
+
+    readings: dict[tuple[int, str, str], tuple[str, float, str, float] | None] = {}
     bar = tqdm(
-        total=sum(len(samples[c.name]) for c in cases) * max(1, len(restorers)),
+        total=sum(len(samples[c.name]) * max(1, sum(scored(n, c) for n in restorers)) for c in cases),
         file=sys.stderr,
         disable=not progress,
         unit="img",
@@ -129,6 +158,14 @@ def run_suite(
                 ImageResult(case.name, case.kind, case.reference, s.image, ref_psnr, ref_ssim, None, ref_shift, *size)
             )
             for name, restorer in restorers.items():
+                if not scored(name, case):
+                    continue
+                reading = None
+                if case.kind in ESTIMATE_KINDS:
+                    key = (id(getattr(restorer, "estimator", None) or restorer), case.name, s.image)
+                    if key not in readings:
+                        readings[key] = estimate(restorer, case, s.input)
+                    reading = readings[key]
                 t0 = time.perf_counter()
                 out = _restore(name, restorer, case, s.input)
                 seconds = time.perf_counter() - t0
@@ -139,11 +176,27 @@ def run_suite(
                     )
                 p, q, shift = _score(case, out, s.target)
                 mp = out.shape[0] * out.shape[1] / 1e6
+                who, p_true, top, p_top = reading if reading is not None else ("", None, "", None)
                 results.append(
-                    ImageResult(case.name, case.kind, name, s.image, p, q, p - ref_psnr, shift, *size, seconds, mp)
+                    ImageResult(
+                        case.name,
+                        case.kind,
+                        name,
+                        s.image,
+                        p,
+                        q,
+                        p - ref_psnr,
+                        shift,
+                        *size,
+                        seconds,
+                        mp,
+                        p_true,
+                        f"{top} {p_top:.2f}" if top else "",
+                        who,
+                    )
                 )
                 bar.update(1)
-            if not restorers:
+            if not any(scored(n, case) for n in restorers):
                 bar.update(1)
     bar.close()
     methods = (INPUT, *((BICUBIC,) if any(c.kind == "sr" for c in cases) else ()), *restorers)
@@ -170,6 +223,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models", type=_csv_list, default=list(DEFAULT_MODELS), help=f"default {','.join(DEFAULT_MODELS)}"
     )
+    parser.add_argument(
+        "--kinds",
+        type=_csv_list,
+        default=list(KINDS),
+        help=f"the kinds of sets to run (default {','.join(KINDS)}; e.g. pair: Rain-NDR5, Rain-MFDNet3, SOTS-NDR5)",
+    )
+    parser.add_argument(
+        "--oracle-on",
+        choices=("pair", "all"),
+        default="pair",
+        help="the sets the :oracle rows are scored on: the pair sets (default) or all",
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N images of every set (smoke runs)")
     parser.add_argument(
         "--out",
@@ -184,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    unknown = sorted(set(args.kinds) - set(KINDS))
+    if unknown or not args.kinds:
+        parser.error(f"--kinds: unknown kind(s) {unknown}; valid: {', '.join(KINDS)}")
+    cases = [c for c in CASES if c.kind in args.kinds]
     if args.threads is not None:
         import cv2
         import torch
@@ -193,9 +262,10 @@ def main(argv: list[str] | None = None) -> int:
 
     root = args.paper_data or default_paper_data()
     try:
-        check_sets(root)  # before loading any model
+        check_sets(root, cases)  # before loading any model
         restorers = load_restorers([] if args.models == ["none"] else args.models)
-        report = run_suite(root, restorers, limit=args.limit, progress=True)
+        oracle = None if args.oracle_on == "all" else ORACLE_KINDS
+        report = run_suite(root, restorers, cases=cases, limit=args.limit, progress=True, oracle_kinds=oracle)
     except PaperDataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
