@@ -71,6 +71,20 @@ def _log_rows(tar_path: Path) -> list[dict]:
         return [json.loads(line) for line in tar.extractfile(member).read().decode().splitlines() if line.strip()]
 
 
+def _run_script(work: Path, env: dict, stage: str, candidate: str) -> None:
+    """One stage of scripts/gpu_train.sh: 20 minutes of a 40-minute schedule (far more than the
+    STEPS bound takes on any machine)."""
+    proc = subprocess.run(
+        ["bash", "scripts/gpu_train.sh", stage, "20", "40", candidate],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,  # a guard against a hang only
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
     """Bounded by steps (STEPS), never by minutes: the minutes are far more than five tiny steps
@@ -94,15 +108,7 @@ def test_gpu_script_trains_exports_and_resumes_on_the_cpu(photos, tmp_path):
         STEPS="5",  # the tiny configs log every 5 steps
     )
     for stage, last_step in (("1", 5), ("2", 10)):
-        proc = subprocess.run(
-            ["bash", "scripts/gpu_train.sh", stage, "20", "40", "tiny-ndr"],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,  # a guard against a hang only
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        _run_script(work, env, stage, "tiny-ndr")
         with tarfile.open(out / "tiny-ndr.tar") as tar:
             names = {Path(n).name for n in tar.getnames()}
         assert {"ndr-restore.safetensors", "log.jsonl", f"stage{stage}.log"} <= names
@@ -130,15 +136,7 @@ def test_gpu_script_trains_the_detail_layout_from_the_start_its_config_names(pho
     env = dict(os.environ, CONFIGS="configs/gpu-tiny", DEVICE="cpu", OUT=str(out), DATA=str(carry))
     env.update(PYTHON=sys.executable, PYTHONPATH=str(work), OMP_NUM_THREADS="1", STEPS="5")
     env.pop("INIT", None)
-    proc = subprocess.run(
-        ["bash", "scripts/gpu_train.sh", "1", "20", "40", "tiny-detail"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,  # a guard against a hang only
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    _run_script(work, env, "1", "tiny-detail")
     summary = (out / "summary.txt").read_text()
     assert "tiny-detail: a random start" in summary and "tiny-detail: step 5 at" in summary, summary
     with tarfile.open(out / "tiny-detail.tar") as tar:

@@ -156,6 +156,17 @@ class ModelConfig:
         return 8 * self.unshuffle
 
 
+# The tests' tiny NDR body (seconds to train), shared by the presets built on it.
+_TINY_NDR: dict[str, Any] = {
+    "width": 8,
+    "mults": (1, 2, 2, 2),
+    "enc_blocks": (1, 1, 1),
+    "dec_blocks": (1, 1, 1),
+    "unshuffle": 2,
+    "degrad_width": 8,
+    "estimator_hidden": 16,
+}
+
 PRESETS: dict[str, ModelConfig] = {
     # The paper's dimensions: Restormer blocks, width 48, [4, 6, 6, 8] / [6, 6, 4], 3 refinement.
     "ndr-paper": ModelConfig(
@@ -173,17 +184,7 @@ PRESETS: dict[str, ModelConfig] = {
         degrad_width=48,
     ),
     "ndr-small": ModelConfig(affine_head=True, estimator_texture=True),
-    "ndr-tiny": ModelConfig(
-        affine_head=True,
-        estimator_texture=True,
-        width=8,
-        mults=(1, 2, 2, 2),
-        enc_blocks=(1, 1, 1),
-        dec_blocks=(1, 1, 1),
-        unshuffle=2,
-        degrad_width=8,
-        estimator_hidden=16,
-    ),
+    "ndr-tiny": ModelConfig(affine_head=True, estimator_texture=True, **_TINY_NDR),
     "dfpir-paper": ModelConfig(
         arch="dfpir",
         block="restormer",
@@ -214,18 +215,7 @@ PRESETS: dict[str, ModelConfig] = {
     # the quarter-resolution body, the noise level as an input, tone in a gated head.
     "ndr-detail": ModelConfig(estimator_texture=True, outer_widths=(16, 32), noise_input=True, tone_head=True),
     "ndr-detail-tiny": ModelConfig(
-        estimator_texture=True,
-        width=8,
-        mults=(1, 2, 2, 2),
-        enc_blocks=(1, 1, 1),
-        dec_blocks=(1, 1, 1),
-        unshuffle=2,
-        degrad_width=8,
-        estimator_hidden=16,
-        outer_widths=(4,),
-        outer_blocks=1,
-        noise_input=True,
-        tone_head=True,
+        estimator_texture=True, outer_widths=(4,), outer_blocks=1, noise_input=True, tone_head=True, **_TINY_NDR
     ),
     "dfpir-detail": ModelConfig(
         arch="dfpir",
