@@ -203,3 +203,23 @@ def test_a_new_layout_is_judged_on_held_out_photos_then_the_benchmark(
     monkeypatch.setattr(heldout, "score_file", better)
     ok, reason, _ = chain.new_layout_check("ndr-restore", shipped, candidate, photos, paper=False)
     assert ok and "benchmark held" in reason and calls == [chain.MAX_NEW_LAYOUT_BENCHMARK_LOSS_DB]
+
+
+def test_flip_after_turns_samples_and_their_targets_upside_down_after_the_synthesis(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = make_trainer(photos, tmp_path, flip_after=1.0, scene_tone=0.0)
+    clean = torch.rand(4, 3, 32, 32)
+    seen = {}
+    monkeypatch.setattr(t, "degrade", lambda c: (c * 0.5, torch.zeros(4, 6), torch.zeros(4)))
+
+    def objective(restored, deg, target, loss, cfg):
+        seen["deg"], seen["target"] = deg, target
+        return restored.float().mean() * 0
+
+    monkeypatch.setattr("restore.training.trainer.restoration_objective", objective)
+    t.losses(clean)
+    torch.testing.assert_close(seen["target"], clean.flip(2))
+    torch.testing.assert_close(seen["deg"], (clean * 0.5).flip(2))
+    with pytest.raises(ValueError, match="flip_after"):
+        load_train_config(None, flip_after=1.5)

@@ -76,6 +76,10 @@ class TrainConfig:
             Emulated bf16 on an AVX2-only CPU made a step 20x slower.
         holdout: training photos held out of training for the held-out validation
             (:func:`restore.training.patches.split_holdout`, :mod:`restore.training.heldout`).
+        flip_after: the share of samples turned upside down *after* the synthesis (with their
+            clean targets): the crops' flips come before it, so without this the original haze
+            always thickened towards the top, and the network dehazed nothing else (SOTS's even
+            haze: +0.03 dB; docs/weather-stats.md).
         true_noise_share: networks with ``noise_input``: the share of samples whose noise map
             shows the true noise level of the synthesis (so a user's override means what it
             says); the rest get what the estimator reads on the degraded sample, as in use.
@@ -119,6 +123,7 @@ class TrainConfig:
     bf16: bool = False
     holdout: int = 0
     true_noise_share: float = 0.25
+    flip_after: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ema < 1.0:
@@ -129,6 +134,8 @@ class TrainConfig:
             raise ValueError(f"val_grid={self.val_grid} must be at least 1")
         if self.type_weights:
             check_type_weights(dict(self.type_weights))
+        if not 0.0 <= self.flip_after <= 1.0:
+            raise ValueError(f"flip_after={self.flip_after} must be in [0, 1]")
         if not 0.0 <= self.family_share <= 1.0:
             raise ValueError(f"family_share={self.family_share} must be in [0, 1]")
         if self.exclude_generators:

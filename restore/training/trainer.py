@@ -194,6 +194,9 @@ class Trainer:
         if cfg.scene_tone > 0:
             clean = tone_scenes(clean, self.gdev, cfg.scene_tone)
         deg, labels, true_sigma = self.degrade(clean)
+        if cfg.flip_after > 0:
+            turn = (torch.rand(deg.shape[0], generator=self.gdev, device=deg.device) < cfg.flip_after).view(-1, 1, 1, 1)
+            deg, clean = torch.where(turn, deg.flip(2), deg), torch.where(turn, clean.flip(2), clean)
         cuda = self.device.type == "cuda"
         if cuda:
             deg = deg.contiguous(memory_format=torch.channels_last)
