@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import math
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
+from studio_env import single_thread_torch
 
 from restore import Restorer
 from restore.evaluation import evaluate as E
@@ -22,12 +23,10 @@ from restore.models.config import preset
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
+def _one_torch_thread() -> Iterator[None]:
     """One torch thread here, restored afterwards (other test files depend on the default)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with single_thread_torch():
+        yield
 
 
 CBSD_NAMES = ("3096.png", "101085.png", "12084.png")  # sorted by name: 101085, 12084, 3096

@@ -3,24 +3,29 @@ come back within a tolerance; the report, the coverage lines and the command lin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from studio_env import single_thread_torch
 
-from restore.evaluation import weather_stats as W
+from restore.evaluation.weather.haze import haze_stats
+from restore.evaluation.weather.probe import PROBES, probe, rows_haze
+from restore.evaluation.weather.rain import rain_stats
+from restore.evaluation.weather.report import KEEP_MARKER, kept_text, report
+from restore.evaluation.weather.samples import ORIGINAL, Measured, synthesise, training_draws
+from restore.evaluation.weather_stats import main
 from restore.synthesis import families
 from restore.synthesis.ops import depth_map
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread() -> Iterator[None]:
+    with single_thread_torch():
+        yield
 
 
 def scene(h: int = 192, w: int = 288, seed: int = 0) -> np.ndarray:
@@ -39,8 +44,8 @@ def scene(h: int = 192, w: int = 288, seed: int = 0) -> np.ndarray:
 def test_streaks_of_known_shape_come_back(angle: float, width: float, length: float) -> None:
     clean = scene()
     params = {"density": 0.5, "length": length, "angle": angle, "width": width, "brightness": 0.8, "kind": 0}
-    rainy = W.synthesise("rain", clean, params, seed=1)
-    s = W.rain_stats(rainy, clean)
+    rainy = synthesise("rain", clean, params, seed=1)
+    s = rain_stats(rainy, clean)
     # generator 0 jitters the angle by up to 3 degrees per image
     assert s.angle == pytest.approx(angle, abs=5.0)
     assert s.width == pytest.approx(width, rel=0.3)
@@ -50,8 +55,8 @@ def test_streaks_of_known_shape_come_back(angle: float, width: float, length: fl
 
 def test_angle_sign_is_the_synthesis_convention() -> None:
     clean = scene(seed=2)
-    right = W.rain_stats(W.synthesise("rain", clean, {"angle": 25.0, "kind": 1}, seed=0), clean)
-    left = W.rain_stats(W.synthesise("rain", clean, {"angle": -25.0, "kind": 1}, seed=0), clean)
+    right = rain_stats(synthesise("rain", clean, {"angle": 25.0, "kind": 1}, seed=0), clean)
+    left = rain_stats(synthesise("rain", clean, {"angle": -25.0, "kind": 1}, seed=0), clean)
     assert right.angle > 15 and left.angle < -15
 
 
@@ -60,20 +65,20 @@ def test_added_streaks_stay_strong_over_bright_ground() -> None:
     # the right half bright, below the white that clips added streaks
     clean[:, 144:] = np.clip(clean[:, 144:].astype(int) + 70, 0, 190).astype(np.uint8)
     params = {"density": 0.6, "length": 20.0, "angle": 10.0, "width": 1.0, "brightness": 0.9}
-    screen = W.rain_stats(W.synthesise("rain", clean, {**params, "kind": 0}, seed=4), clean)
+    screen = rain_stats(synthesise("rain", clean, {**params, "kind": 0}, seed=4), clean)
     added_kind = families.names("rain").index("added")
-    added = W.rain_stats(W.synthesise("rain", clean, {**params, "kind": added_kind}, seed=4), clean)
+    added = rain_stats(synthesise("rain", clean, {**params, "kind": added_kind}, seed=4), clean)
     assert screen.bright_ratio < 0.75 and added.bright_ratio > 0.85
 
 
 def test_transmission_and_airlight_of_known_haze_come_back() -> None:
     clean = scene(seed=5)
     for beta, airlight in ((0.8, 0.8), (1.6, 0.9)):
-        hazy = W.synthesise("haze", clean, {"beta": beta, "airlight": airlight, "kind": 0}, seed=7)
+        hazy = synthesise("haze", clean, {"beta": beta, "airlight": airlight, "kind": 0}, seed=7)
         # generator 0 draws its depth first from the same seed: the true transmission map
         x = torch.from_numpy(clean).permute(2, 0, 1)[None].float() / 255
         t = torch.exp(-beta * (0.2 + depth_map(x, torch.Generator().manual_seed(7))))[0, 0].numpy()
-        s = W.haze_stats(hazy, clean)
+        s = haze_stats(hazy, clean)
         assert s.t_median == pytest.approx(float(np.median(t)), abs=0.05)
         assert s.t_p10 < s.t_median < s.t_p90
         # the airlight is tinted by up to 3 % per channel
@@ -84,50 +89,50 @@ def test_transmission_and_airlight_of_known_haze_come_back() -> None:
 
 def test_haze_of_one_transmission_per_row() -> None:
     clean = scene(seed=6)
-    even = W.haze_stats(W.rows_haze(clean, 0.6, 0.6, airlight=0.8), clean)
+    even = haze_stats(rows_haze(clean, 0.6, 0.6, airlight=0.8), clean)
     assert even.t_median == pytest.approx(0.6, abs=0.02) and abs(even.t_rise) < 0.03
     assert np.allclose(even.airlight, 0.8, atol=0.02)
-    up = W.haze_stats(W.rows_haze(clean, 0.3, 0.8), clean)
-    down = W.haze_stats(W.rows_haze(clean, 0.8, 0.3), clean)
+    up = haze_stats(rows_haze(clean, 0.3, 0.8), clean)
+    down = haze_stats(rows_haze(clean, 0.8, 0.3), clean)
     assert up.t_rise > 0.25 and down.t_rise < -0.25
 
 
 def test_errors() -> None:
     clean = scene(32, 32)
     with pytest.raises(ValueError, match="one size"):
-        W.rain_stats(clean, clean[:16])
+        rain_stats(clean, clean[:16])
     with pytest.raises(ValueError, match="one size"):
-        W.haze_stats(clean, clean[..., :2])
+        haze_stats(clean, clean[..., :2])
     flat = np.full((64, 64, 3), 120, np.uint8)
     with pytest.raises(ValueError, match="textured"):
-        W.haze_stats(flat, flat)
+        haze_stats(flat, flat)
 
 
 def test_training_draws_stay_in_the_generators_ranges() -> None:
-    draws, text = W.training_draws("haze", families.names("haze").index("uniform"), 20, seed=1)
+    draws, text = training_draws("haze", families.names("haze").index("uniform"), 20, seed=1)
     r = families.FAMILIES["haze"][families.names("haze").index("uniform")].ranges["beta"]
     assert all(r.low <= d["beta"] <= r.high for d in draws) and f"beta {r.low:g}-{r.high:g}" in text
-    original, text = W.training_draws("rain", None, 5)
+    original, text = training_draws("rain", None, 5)
     assert all(d["kind"] == 0 for d in original) and "density 0.2-1" in text
 
 
-def _measured(label: str, stats: list, ranges: str = "") -> W.Measured:
-    return W.Measured(label, ranges, tuple(stats))
+def _measured(label: str, stats: list, ranges: str = "") -> Measured:
+    return Measured(label, ranges, tuple(stats))
 
 
 def test_report_tables_coverage_and_kept_text(tmp_path: Path) -> None:
     clean = scene()
-    rain = [W.rain_stats(W.synthesise("rain", clean, {"kind": 0}, seed=i), clean) for i in range(3)]
-    haze = [W.haze_stats(W.rows_haze(clean, t, t), clean) for t in (0.4, 0.6, 0.8)]
+    rain = [rain_stats(synthesise("rain", clean, {"kind": 0}, seed=i), clean) for i in range(3)]
+    haze = [haze_stats(rows_haze(clean, t, t), clean) for t in (0.4, 0.6, 0.8)]
     pairs = {"rain": [_measured("Rain-X a.png", rain[:1])], "haze": [_measured("SOTS-X b.png", haze[1:2])]}
-    gens = {"rain": [_measured(W.ORIGINAL, rain, "density 0.2-1")], "haze": [_measured("5: veil", haze, "beta 0.1-1")]}
-    text = W.report(pairs, gens, photos=[Path("a.png")], probed=["| probe |"], kept="by hand\n")
+    gens = {"rain": [_measured(ORIGINAL, rain, "density 0.2-1")], "haze": [_measured("5: veil", haze, "beta 0.1-1")]}
+    text = report(pairs, gens, photos=[Path("a.png")], probed=["| probe |"], kept="by hand\n")
     assert "| Rain-X a.png | " in text and "**original synthesis** (density 0.2-1; 3 samples)" in text
     assert "- SOTS-X (1 pairs)" in text and "t median 0.60 to 0.60: 5 33" in text
-    assert "| probe |" in text and text.endswith(W.KEEP_MARKER + "\nby hand\n")
+    assert "| probe |" in text and text.endswith(KEEP_MARKER + "\nby hand\n")
     out = tmp_path / "r.md"
     out.write_text(text)
-    assert W.kept_text(out) == "by hand\n" and W.kept_text(tmp_path / "none.md") == ""
+    assert kept_text(out) == "by hand\n" and kept_text(tmp_path / "none.md") == ""
 
 
 class Identity:
@@ -136,8 +141,8 @@ class Identity:
 
 
 def test_probe_table_on_an_identity_model() -> None:
-    lines = W.probe({"id": Identity(), "id:oracle": Identity()}, [scene(64, 96)])
-    assert len(lines) == 2 + len(W.PROBES)
+    lines = probe({"id": Identity(), "id:oracle": Identity()}, [scene(64, 96)])
+    assert len(lines) == 2 + len(PROBES)
     assert all(line.count("+0.00") == 2 for line in lines[2:]), "the identity gains nothing"
 
 
@@ -145,9 +150,9 @@ def test_cli_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
     data, photos = tmp_path / "paper", tmp_path / "photos"
     clean = scene(96, 144)
     for folder, degraded in (
-        ("Rain-NDR5", W.synthesise("rain", clean, {"kind": 0}, seed=1)),
-        ("Rain-MFDNet3", W.synthesise("rain", clean, {"kind": 2}, seed=2)),
-        ("SOTS-outdoor-NDR5", W.rows_haze(clean, 0.5, 0.7)),
+        ("Rain-NDR5", synthesise("rain", clean, {"kind": 0}, seed=1)),
+        ("Rain-MFDNet3", synthesise("rain", clean, {"kind": 2}, seed=2)),
+        ("SOTS-outdoor-NDR5", rows_haze(clean, 0.5, 0.7)),
     ):
         name = "0001_0.85_0.1.png" if folder.startswith("SOTS") else "1.png"
         for sub, img in (("input", degraded), ("target", clean)):
@@ -157,9 +162,9 @@ def test_cli_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
     Image.fromarray(np.tile(scene(320, 480), (1, 1, 1))).save(photos / "p.png")
     out = tmp_path / "stats.md"
     argv = ["--paper-data", str(data), "--photos", str(photos), "--n", "1", "--models", "none"]
-    assert W.main([*argv, "--probe-models", "none", "--out", str(out)]) == 0
+    assert main([*argv, "--probe-models", "none", "--out", str(out)]) == 0
     text = out.read_text()
     assert text in capsys.readouterr().out
     assert "| SOTS-NDR5 0001_0.85_0.1.png |" in text and "| Rain-MFDNet3 1.png |" in text
     assert text.count("**5: ") == 2, "every generator, the new ones included"
-    assert W.main([*argv, "--probe-models", "none", "--out", str(out), "--paper-data", str(tmp_path / "no")]) == 2
+    assert main([*argv, "--probe-models", "none", "--out", str(out), "--paper-data", str(tmp_path / "no")]) == 2
