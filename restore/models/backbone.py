@@ -121,8 +121,10 @@ class OuterLevels(nn.Module):
     """The detail levels (``ModelConfig.outer_widths``): full- and half-resolution dense residual
     blocks around the body.
 
-    ``encode(x, sigma)``: ``x`` the padded image ``(B, 3, H, W)``; returns the levels' skips
-    (finest first) and what the body's first level adds to its own embedding (zero at init).
+    ``encode(x, sigma)``: ``x`` the body's input, the padded image pixel-unshuffled by ``2^L``
+    (``(B, 3 * 4^L, H / 2^L, W / 2^L)``), ``sigma`` ``(B, 3)`` the noise map's level (None:
+    measured on the image); returns the levels' skips (finest first) and what the body's first
+    level adds to its own embedding (zero at init).
     ``decode(top, skips)``: the body's top features ``(B, C, H / 2^L, W / 2^L)`` back up through
     the levels; returns a full-resolution residual ``(B, 3, H, W)`` (zero at init).
     """
