@@ -143,3 +143,12 @@ def test_gpu_script_trains_the_detail_layout_from_the_start_its_config_names(pho
         tar.extract("./ndr-restore.safetensors", tmp_path, filter="data")
     cfg = read_config(tmp_path / "ndr-restore.safetensors")
     assert cfg.outer_widths and cfg.noise_input and cfg.tone_head
+
+
+def test_pack_leaves_the_held_out_photos_behind(photos, tmp_path):
+    from restore.training.patches import split_holdout
+
+    _, held = split_holdout(sorted((photos / "train").iterdir()), 1)
+    pack(photos, tmp_path / "carry", tile=64, quality=90, budget_mb=10, holdout=1)
+    packed = {f.name.rsplit("_", 1)[0] for f in (tmp_path / "carry" / "train").glob("*.jpg")}
+    assert packed == {"p0", "p1", "p2"} - {held[0].stem}

@@ -34,11 +34,10 @@ from restore.evaluation.benchmark import CASES
 from restore.models import build_model
 from restore.models.weights import load_weights, read_config
 from restore.synthesis.registry import degrade
-from restore.training.patches import split_holdout, validation_set
+from restore.training.patches import HELD_OUT_PHOTOS, split_holdout, validation_set
 from restore.training.validation import brightness_harm, psnr_t, validate_families
 
-#: Photos of the training pool held out (the configs' ``holdout``) and the side of their crops.
-HELD_OUT_PHOTOS = 12
+#: The side of the held-out photos' crops (:data:`~restore.training.patches.HELD_OUT_PHOTOS` of them).
 CROP = 256
 #: The clipped Gaussian rows (grey levels).
 GAUSS_SIGMAS = (15, 25, 50)

@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image
 
 from restore.data.photos import list_photos
+from restore.training.patches import HELD_OUT_PHOTOS, split_holdout
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,21 @@ def thin(sizes: list[list[int]], budget: int) -> list[list[int]]:
     return [sorted(o[:c]) for o, c in zip(orders, counts, strict=True)]
 
 
-def pack(data: Path, out: Path, *, tile: int = 512, quality: int = 93, budget_mb: float = 34.0) -> dict[str, int]:
-    """Write ``out/{train,val}/*.jpg``; returns the number of tiles and bytes written per split."""
+def pack(
+    data: Path, out: Path, *, tile: int = 512, quality: int = 93, budget_mb: float = 34.0, holdout: int = 0
+) -> dict[str, int]:
+    """Write ``out/{train,val}/*.jpg``; returns the number of tiles and bytes written per split.
+
+    ``holdout``: the training photos the held-out validation keeps (:func:`.patches.split_holdout`)
+    stay behind: their tiles would carry other names, which the trainer's own hold-out cannot
+    recognise, so the GPU would train on them."""
     report: dict[str, int] = {}
     for split in ("train", "val"):
         paths = list_photos(data, split)
         if not paths:
             raise FileNotFoundError(f"no {split} photos under {data}: run `python -m restore.data.photos` first")
+        if split == "train":
+            paths = split_holdout(paths, holdout)[0]
         encoded = [[encode(t, quality) for t in tiles_of(Image.open(p).convert("RGB"), tile)] for p in paths]
         share = budget_mb * 1e6 * (0.9 if split == "train" else 0.1)
         keep = thin([[len(b) for b in e] for e in encoded], int(share))
@@ -99,9 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--quality", type=int, default=93)
     parser.add_argument("--budget-mb", type=float, default=34.0)
+    parser.add_argument(
+        "--holdout", type=int, default=HELD_OUT_PHOTOS, help="training photos kept back for the held-out validation"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = pack(args.data, args.out, tile=args.tile, quality=args.quality, budget_mb=args.budget_mb)
+    report = pack(
+        args.data, args.out, tile=args.tile, quality=args.quality, budget_mb=args.budget_mb, holdout=args.holdout
+    )
     print(", ".join(f"{k} {v}" for k, v in report.items()))
     return 0
 

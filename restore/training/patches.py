@@ -69,6 +69,10 @@ def validation_set(paths: list[Path], size: int, device: torch.device, grid: int
     return torch.cat(out)
 
 
+#: Training photos held out for the held-out validation (the configs' ``holdout``, the pack's).
+HELD_OUT_PHOTOS = 12
+
+
 def split_holdout(paths: list[Path], count: int) -> tuple[list[Path], list[Path]]:
     """Split the training photos into those trained on and ``count`` held out for validation.
 
