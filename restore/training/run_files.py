@@ -54,12 +54,13 @@ def final_weights(ckpt: dict) -> dict[str, Tensor]:
 
 
 def shown_path(path: Path) -> str:
-    """``path`` relative to the working directory (the repository, for the documented commands),
-    else its name alone: a record that travels with the weights names no machine's folders."""
+    """``path`` relative to the working directory where it lies under it (the repository, for the
+    documented commands), so a record that travels with the shipped weights names no machine's
+    folders; else as given (the soup reads its arms' origin back from the record)."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
-        return Path(path).name
+        return str(path)
 
 
 def machine_name() -> str:
