@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from restore.models import build_model
+from restore.models import build_degrad, build_model
 from restore.models.config import _TINY_NDR, ModelConfig, preset
 from restore.training.config import load_train_config
 from restore.training.heldout import heldout_crops, validate_heldout
@@ -223,3 +223,30 @@ def test_flip_after_turns_samples_and_their_targets_upside_down_after_the_synthe
     torch.testing.assert_close(seen["deg"], (clean * 0.5).flip(2))
     with pytest.raises(ValueError, match="flip_after"):
         load_train_config(None, flip_after=1.5)
+
+
+def test_the_in_progress_file_is_one_file_and_resumes_with_the_shipped_re_degrader(
+    photos: Path, tmp_path: Path
+) -> None:
+    from restore.models.weights import read_state, save_weights
+    from restore.training.trainer import main as train_main
+
+    run = tmp_path / "run"
+    train_main(
+        ["--config", "configs/gpu-tiny/tiny-detail.yaml", "--data", str(photos), "--out", str(run), "--steps", "2"]
+    )
+    assert (
+        train_main(["--export", str(run), "--name", "ndr-detail", "--no-degrad", "--export-dir", str(tmp_path / "wip")])
+        == 0
+    )
+    assert [p.name for p in (tmp_path / "wip").iterdir()] == ["ndr-detail.safetensors"]
+    cfg = preset("ndr-detail-tiny")
+    degrad_file = save_weights(randomised(build_degrad(cfg)), tmp_path / "ndr-restore-degrad.safetensors", cfg)
+    again = tmp_path / "again"
+    args = ["--config", "configs/gpu-tiny/tiny-detail.yaml", "--data", str(photos), "--out", str(again), "--steps", "1"]
+    train_main([*args, "--init", str(tmp_path / "wip" / "ndr-detail.safetensors"), "--init-degrad", str(degrad_file)])
+    resumed = torch.load(again / "last.pt", map_location="cpu", weights_only=True)
+    shipped = read_state(degrad_file)
+    key = next(k for k in shipped if k.endswith("weight"))
+    # one step of AdamW moves each weight by about the learning rate at most
+    assert (resumed["degrad"][key] - shipped[key].float()).abs().max() < 1e-3
