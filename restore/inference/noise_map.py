@@ -40,11 +40,6 @@ def check_noise_level(level: float | None) -> float | None:
     return value
 
 
-def measured_sigma(rgb: np.ndarray) -> Tensor:
-    """``(3,)`` the white-noise sigma per RGB channel of a ``HxWx3`` uint8 image (full-scale units)."""
-    return image_noise_level(rgb)
-
-
 def estimate_grey(sigma: Tensor) -> float:
     """What the app shows as the estimate: the largest channel of ``sigma``, in grey levels."""
     return float(sigma.max()) * 255.0
@@ -95,7 +90,7 @@ def noise_levels(
         (None for a network without one and no user level), and the reference the user's level
         replaces (``rgb``'s estimate per channel; None without a user level).
     """
-    reference = measured_sigma(rgb) if level is not None or noise_input else None
+    reference = image_noise_level(rgb) if level is not None or noise_input else None
     noise_sigma = image_noise_sigma(small) if use & {"wiener", "haze", "tone"} else None
     if level is not None and noise_sigma is not None:
         noise_sigma = overridden(noise_sigma, reference, level)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from restore.images import ImageSource, check_megapixels, fit_within, load_image, to_tensor, to_uint8
 from restore.inference.analysis import ANALYZE_SIDE, Analysis, read_analysis, type_probabilities
 from restore.inference.loading import check_lender, default_device, lender_folder, load_network, random_network
-from restore.inference.noise_map import check_noise_level, estimate_grey, measured_sigma, noise_levels, overridden
+from restore.inference.noise_map import check_noise_level, estimate_grey, noise_levels, overridden
 from restore.inference.precision import resolve_precision
 from restore.inference.refine import (
     HAZE_FOLLOWS_FULL_SIZE,
@@ -32,6 +32,7 @@ from restore.inference.routing import enlarged, task_probabilities, type_weights
 from restore.inference.tiling import Encoded, ProgressFn, auto_tile, restore_tiled, tile_count
 from restore.models import count_parameters
 from restore.models.config import ModelConfig
+from restore.noise import image_noise_level
 from restore.refinements.wiener import wiener_refine
 from restore.resources import weights_dir
 
@@ -308,7 +309,7 @@ class Restorer:
         def run(copy: np.ndarray) -> np.ndarray:  # a resized copy measures its own level, scaled as the user's
             copy_sigma = None
             if self.config.noise_input or reference is not None:
-                own = measured_sigma(copy)
+                own = image_noise_level(copy)
                 copy_sigma = (own if reference is None else overridden(own, reference, level))[None]
             y = self._run(self._tensor(copy), weights, noise_sigma=copy_sigma)
             return y[0].permute(1, 2, 0).float().cpu().numpy()
@@ -372,7 +373,7 @@ class Restorer:
         rgb = load_image(img, max_megapixels=max_megapixels)
         if upscale > 1:
             rgb = cv2.resize(rgb, (rgb.shape[1] * upscale, rgb.shape[0] * upscale), interpolation=cv2.INTER_CUBIC)
-        return estimate_grey(measured_sigma(rgb))
+        return estimate_grey(image_noise_level(rgb))
 
     def analyze(self, img: ImageSource, *, max_megapixels: float | None = None) -> Analysis:
         """Degradation probabilities and NDR activations, from a global view of the image.

@@ -169,7 +169,9 @@ def warm_start_weights(trainer: TrainerState, path: Path) -> None:
     Parameters the checkpoint lacks keep their initialisation; they must be zero-initialised
     additions (the affine head), so the warm-started network computes what the old one did.
     Estimator weights whose shape changed (a richer pooled input) are re-initialised: the
-    head is refitted after training anyway (:mod:`restore.training.estimator_fit`).
+    head is refitted after training anyway (:mod:`restore.training.estimator_fit`). A network with
+    the gated tone head started from weights with the affine head takes that head's convolution as
+    its tone maps (the same shape), so the tone the old body learned is kept where the layout moved it.
     """
     ckpt = read_checkpoint(path, trainer.device)
     trainer.init_from = warm_start_record(path, ckpt)
@@ -177,6 +179,10 @@ def warm_start_weights(trainer: TrainerState, path: Path) -> None:
         if module is None or state is None:
             continue
         own = module.state_dict()
+        for part in ("weight", "bias"):  # the affine head becomes the tone head's maps
+            tone, affine = f"unet.tone.maps.{part}", f"unet.affine.{part}"
+            if tone in own and tone not in state and affine in state:
+                state = {**state, tone: state[affine]}
         src = {k: v for k, v in state.items() if k in own}
         reshaped = [k for k, v in src.items() if v.shape != own[k].shape]
         if any(not k.startswith("estimator.") for k in reshaped):

@@ -44,7 +44,6 @@ from restore.training.patches import PatchSampler, split_holdout, validation_set
 from restore.training.run_files import (
     export,
     final_weights,
-    read_checkpoint,
     resume_checkpoint,
     save_checkpoint,
     warm_start_weights,
@@ -137,20 +136,8 @@ class Trainer:
 
     def warm_start(self, path: Path) -> None:
         """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule);
-        see :func:`~restore.training.run_files.warm_start_weights`.
-
-        A network with the gated tone head (``tone_head``) started from weights with the affine
-        head takes that head's convolution as its tone maps (the same shape), so the body's tone
-        knowledge is kept where the layout moved it."""
+        see :func:`~restore.training.run_files.warm_start_weights`."""
         warm_start_weights(self, path)
-        tone = getattr(self.model.unet, "tone", None) if hasattr(self.model, "unet") else None
-        if tone is not None:
-            state = final_weights(read_checkpoint(path, self.device))
-            if "unet.affine.weight" in state and "unet.tone.maps.weight" not in state:
-                with torch.no_grad():
-                    tone.maps.weight.copy_(state["unet.affine.weight"])
-                    tone.maps.bias.copy_(state["unet.affine.bias"])
-                log.info("warm start: the tone head's maps from %s's affine head", path)
 
     # ----------------------------------------------------------------- weight average
     def start_average(self, state: dict[str, Tensor]) -> None:
