@@ -38,7 +38,7 @@ below from ``restore.images``.
 from __future__ import annotations
 
 from restore.images.convert import fit_within, resize_bicubic, to_rgb_uint8, to_tensor, to_uint8
-from restore.images.decode import SUPPORTED_FORMATS, ImageSource, load_image
+from restore.images.decode import SUPPORTED_FORMATS, ImageSource, load_image, load_upscaled
 from restore.images.limits import (
     DEFAULT_MAX_MEGAPIXELS,
     MAX_MEGAPIXELS,
@@ -62,6 +62,7 @@ __all__ = [
     "check_megapixels",
     "fit_within",
     "load_image",
+    "load_upscaled",
     "max_megapixels",
     "resize_bicubic",
     "resolve_max_megapixels",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -98,6 +99,23 @@ def load_image(source: ImageSource, *, max_megapixels: float | None = None, name
                 return _decode(im, label, fmt or im.format, limit)
     finally:
         close()
+
+
+def load_upscaled(
+    source: ImageSource, upscale: int = 1, *, max_megapixels: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(enlarged, small)``: :func:`load_image`'s result bicubic-enlarged (OpenCV) to ``upscale`` x
+    its size, and as read. The enlarged size is checked against the limit before it is made.
+
+    Raises:
+        ImageError: as :func:`load_image`; :class:`ImageTooLargeError` for a result over the limit.
+    """
+    small = load_image(source, max_megapixels=max_megapixels)
+    if upscale == 1:
+        return small, small
+    h, w = small.shape[:2]
+    check_megapixels(w * upscale, h * upscale, max_megapixels, name=f"the {upscale}x result")
+    return cv2.resize(small, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC), small
 
 
 def _raise_pillow_guard(limit: float) -> None:

@@ -28,7 +28,7 @@ from restore.refinements import REFINEMENTS
 from restore.refinements.backproject import back_project, noise_weight
 from restore.refinements.haze import haze_pass, pass_weights, working_copy
 from restore.refinements.tone import lock_weights, tone_lock
-from restore.refinements.wiener import image_noise_sigma
+from restore.refinements.wiener import image_noise_sigma, wiener_refine
 
 #: Models whose haze pass follows the full-size restoration where it removed more haze than the
 #: 256-px copy (``haze_pass(follow_stronger=True)``). Measured on 6 validation crops of 512 px per
@@ -125,3 +125,11 @@ def apply_refinements(
         if report is not None:
             report["back_projection_weight"] = bp_weight
     return out
+
+
+def wiener_pass(x: Tensor, y: Tensor, sigma: Tensor | None) -> Tensor:
+    """The network's output ``y`` after the Wiener refinement against its input ``x`` (``sigma``: the
+    whole image's noise level per opponent channel; None: no refinement, ``y`` as it is)."""
+    if sigma is None:
+        return y
+    return wiener_refine(x, y, sigma)[0].clamp_(0, 1)

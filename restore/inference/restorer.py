@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from restore.images import ImageSource, check_megapixels, fit_within, load_image, to_tensor, to_uint8
+from restore.images import ImageSource, fit_within, load_image, load_upscaled, to_tensor, to_uint8
 from restore.inference.analysis import ANALYZE_SIDE, Analysis, read_analysis, type_probabilities
 from restore.inference.loading import check_lender, default_device, lender_folder, load_network, random_network
 from restore.inference.noise_map import check_noise_level, estimate_grey, noise_levels, overridden
@@ -27,13 +27,13 @@ from restore.inference.refine import (
     haze_weights,
     refinement_set,
     wants_probabilities,
+    wiener_pass,
 )
 from restore.inference.routing import enlarged, task_probabilities, type_weights
 from restore.inference.tiling import Encoded, ProgressFn, auto_tile, restore_tiled, tile_count
 from restore.models import count_parameters
 from restore.models.config import ModelConfig
 from restore.noise import image_noise_level
-from restore.refinements.wiener import wiener_refine
 from restore.resources import weights_dir
 
 
@@ -80,11 +80,10 @@ class Restorer:
     ) -> Restorer:
         """Load shipped weights strictly (``NAME.safetensors`` and, if present, ``NAME-degrad``).
         ``precision``: "auto" (default, or ``RESTORE_PRECISION``), "fp32" or "bf16", see
-        :func:`restore.inference.precision.resolve_precision`. ``estimator``: whose estimator
-        names the types for the blind decisions: "auto" (default) the model
-        :data:`restore.inference.loading.ESTIMATOR_SOURCES` names, from ``directory``
-        if it is there, else from the shipped weights (the model's own head where neither has it);
-        a loaded :class:`Restorer` (shared, e.g. by the app); None: the model's own head.
+        :func:`restore.inference.precision.resolve_precision`. ``estimator``: whose estimator names the
+        types for the blind decisions: "auto" (default) the model :data:`.loading.ESTIMATOR_SOURCES`
+        names, from ``directory`` if it is there, else from the shipped weights (the model's own head
+        where neither has it); a loaded :class:`Restorer` (shared, e.g. by the app); None: its own head.
 
         Raises:
             ValueError: unknown model name (the message lists the available ones).
@@ -271,15 +270,7 @@ class Restorer:
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         level = check_noise_level(noise_level)
-        rgb = load_image(img, max_megapixels=max_megapixels)
-        if upscale > 1:
-            check_megapixels(
-                rgb.shape[1] * upscale, rgb.shape[0] * upscale, max_megapixels, name=f"the {upscale}x result"
-            )
-        small = rgb
-        if upscale > 1:
-            h, w = rgb.shape[:2]
-            rgb = cv2.resize(rgb, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
+        rgb, small = load_upscaled(img, upscale, max_megapixels=max_megapixels)
         use = refinement_set(refine)
         weights, probs = self._routing(rgb, task, routing, upscale)
         levels = noise_levels(rgb, small, use, upscale, level, self.config.noise_input, report)
@@ -294,7 +285,7 @@ class Restorer:
         if tile_count(h, w, tile, overlap) == 1:
             x = self._tensor(rgb)
             y = self._run(x, weights, logits=logits, noise_sigma=net_sigma)
-            out = self._refined(x, y, sigma)[0].permute(1, 2, 0).float().cpu().numpy()
+            out = wiener_pass(x, y, sigma)[0].permute(1, 2, 0).float().cpu().numpy()
             if progress:
                 progress(1, 1)
         else:
@@ -330,14 +321,6 @@ class Restorer:
             out = strength * out + (1.0 - strength) * (rgb.astype(np.float32) / 255.0)
         return to_uint8(out)
 
-    @staticmethod
-    def _refined(x: Tensor, y: Tensor, sigma: Tensor | None) -> Tensor:
-        """``y`` after the Wiener refinement against ``x`` (``sigma``: the whole image's noise
-        level per opponent channel; None: no refinement)."""
-        if sigma is None:
-            return y
-        return wiener_refine(x, y, sigma)[0].clamp_(0, 1)
-
     def _tiled(
         self,
         rgb: np.ndarray,
@@ -348,11 +331,11 @@ class Restorer:
         sigma: Tensor | None = None,
         net_sigma: Tensor | None = None,
     ) -> np.ndarray:
-        """:func:`restore.inference.tiling.restore_tiled` with this model, then the Wiener refinement
-        of each tile (``sigma`` as in :meth:`_refined`; ``net_sigma``: the whole image's noise map)."""
+        """:func:`restore.inference.tiling.restore_tiled` with this model, then :func:`wiener_pass` on
+        each tile (``sigma``: as there; ``net_sigma``: the whole image's noise map)."""
 
         def restore_tile(xt: Tensor, gate_means: list[Tensor] | None, enc: Encoded | None) -> np.ndarray:
-            out = self._refined(xt, self._run(xt, weights, gate_means, enc, noise_sigma=net_sigma), sigma)
+            out = wiener_pass(xt, self._run(xt, weights, gate_means, enc, noise_sigma=net_sigma), sigma)
             return out[0].permute(1, 2, 0).float().cpu().numpy()
 
         shared = net_sigma if self.config.noise_input else None
@@ -369,11 +352,9 @@ class Restorer:
 
     def noise_estimate(self, img: ImageSource, *, upscale: int = 1, max_megapixels: float | None = None) -> float:
         """The input's estimated noise level in grey levels (the largest RGB channel), as
-        :meth:`restore` reads it at ``upscale``: the value ``noise_level=`` replaces."""
-        rgb = load_image(img, max_megapixels=max_megapixels)
-        if upscale > 1:
-            rgb = cv2.resize(rgb, (rgb.shape[1] * upscale, rgb.shape[0] * upscale), interpolation=cv2.INTER_CUBIC)
-        return estimate_grey(image_noise_level(rgb))
+        :meth:`restore` reads it at ``upscale``: the value ``noise_level=`` replaces. Raises as
+        :meth:`restore` for an input, or an enlarged result, that cannot be used."""
+        return estimate_grey(image_noise_level(load_upscaled(img, upscale, max_megapixels=max_megapixels)[0]))
 
     def analyze(self, img: ImageSource, *, max_megapixels: float | None = None) -> Analysis:
         """Degradation probabilities and NDR activations, from a global view of the image.
