@@ -211,7 +211,7 @@ def test_flip_after_turns_samples_and_their_targets_upside_down_after_the_synthe
     t = make_trainer(photos, tmp_path, flip_after=1.0, scene_tone=0.0)
     clean = torch.rand(4, 3, 32, 32)
     seen = {}
-    monkeypatch.setattr(t, "degrade", lambda c: (c * 0.5, torch.zeros(4, 6), torch.zeros(4)))
+    monkeypatch.setattr(t, "degrade", lambda c: (c * 0.5, torch.zeros(4, 6), torch.zeros(4), torch.ones(4)))
 
     def objective(restored, deg, target, loss, cfg):
         seen["deg"], seen["target"] = deg, target

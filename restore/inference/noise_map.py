@@ -1,4 +1,5 @@
-"""The noise level a network with a noise-level input is shown, and a user's override of it.
+"""The noise level a network with a noise-level input is shown, and a user's override of it; what
+a network reads besides the image (:func:`network_conditions`: that level, the known enlargement).
 
 Owns: what ``Restorer.restore(noise_level=...)``, the CLI's ``--noise-level`` and the app's slider
 mean. The networks with ``ModelConfig.noise_input`` read a map of the input's white-noise sigma per
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from restore.models.config import ModelConfig
 from restore.noise import image_noise_level
 from restore.refinements.wiener import image_noise_sigma
 
@@ -101,3 +103,24 @@ def noise_levels(
         if report is not None:
             report["noise_level"] = level if level is not None else estimate_grey(reference)
     return noise_sigma, sigma, net_sigma, (reference if level is not None else None)
+
+
+def copy_level(copy: np.ndarray, reference: Tensor | None, level: float | None) -> Tensor:
+    """``(1, 3)`` the noise map of a resized copy of the input (the haze pass's): its own estimate,
+    scaled as the user's ``level`` scaled ``reference`` (:func:`noise_levels`) when there is one."""
+    own = image_noise_level(copy)
+    return (own if reference is None else overridden(own, reference, level))[None]
+
+
+def network_conditions(
+    config: ModelConfig, noise_sigma: Tensor | None, upscale: int, device: torch.device
+) -> dict[str, Tensor]:
+    """The keywords a network reads besides the image: ``noise_sigma`` ``(1, 3)`` for a noise-map
+    network (left out when None: it measures the image) and ``scale`` ``(1,)``, the enlargement
+    ``upscale``, for a scale-map network (left out at 1: nothing known)."""
+    out = {}
+    if config.noise_input and noise_sigma is not None:
+        out["noise_sigma"] = noise_sigma.to(device)
+    if config.scale_input and upscale > 1:
+        out["scale"] = torch.tensor([float(upscale)], device=device)
+    return out

@@ -8,7 +8,7 @@ networks come from), :mod:`.precision`, :mod:`.tiling`, :mod:`.routing` (DFPIR's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -19,7 +19,13 @@ from torch import Tensor, nn
 from restore.images import ImageSource, fit_within, load_image, load_upscaled, to_tensor, to_uint8
 from restore.inference.analysis import ANALYZE_SIDE, Analysis, read_analysis, type_probabilities
 from restore.inference.loading import check_lender, default_device, lender_folder, load_network, random_network
-from restore.inference.noise_map import check_noise_level, estimate_grey, noise_levels, overridden
+from restore.inference.noise_map import (
+    check_noise_level,
+    copy_level,
+    estimate_grey,
+    network_conditions,
+    noise_levels,
+)
 from restore.inference.precision import resolve_precision
 from restore.inference.refine import (
     HAZE_FOLLOWS_FULL_SIZE,
@@ -161,13 +167,12 @@ class Restorer:
         gate_means: list[Tensor] | None = None,
         encoded: Encoded | None = None,
         logits: list[Tensor] | None = None,
-        noise_sigma: Tensor | None = None,
+        conditions: Mapping[str, Tensor] | None = None,
     ) -> Tensor:
         """The network's output for ``x``; its estimator logits are appended to ``logits`` if given.
-        ``noise_sigma``: ``(1, 3)`` what a noise-map network reads (None: it measures ``x``)."""
+        ``conditions``: what the network reads besides ``x`` (:func:`.noise_map.network_conditions`)."""
         kw: dict[str, object] = {"weights": weights} if weights is not None else {}
-        if noise_sigma is not None and self.config.noise_input:
-            kw["noise_sigma"] = noise_sigma
+        kw.update(conditions or {})
         if gate_means:
             kw["gate_means"] = gate_means
         if encoded is not None:
@@ -275,7 +280,7 @@ class Restorer:
         weights, probs = self._routing(rgb, task, routing, upscale)
         levels = noise_levels(rgb, small, use, upscale, level, self.config.noise_input, report)
         noise_sigma, sigma, net_sigma, reference = levels
-        net_sigma = net_sigma.to(self.device) if net_sigma is not None else None
+        conditions = network_conditions(self.config, net_sigma, upscale, self.device)
         h, w = rgb.shape[:2]
         if tile is None:
             tile = auto_tile(h, w)
@@ -284,12 +289,12 @@ class Restorer:
         logits: list[Tensor] = []
         if tile_count(h, w, tile, overlap) == 1:
             x = self._tensor(rgb)
-            y = self._run(x, weights, logits=logits, noise_sigma=net_sigma)
+            y = self._run(x, weights, logits=logits, conditions=conditions)
             out = wiener_pass(x, y, sigma)[0].permute(1, 2, 0).float().cpu().numpy()
             if progress:
                 progress(1, 1)
         else:
-            out = self._tiled(rgb, tile, overlap, weights, progress, sigma, net_sigma)
+            out = self._tiled(rgb, tile, overlap, weights, progress, sigma, conditions)
         if wants_probabilities(use, upscale) and probs is None and self.has_estimator:
             if logits and max(h, w) <= ANALYZE_SIDE and self.estimator is None:
                 # analyze() would run this very forward pass: reuse its estimate
@@ -298,11 +303,8 @@ class Restorer:
                 probs = self._analyze(rgb).probabilities
 
         def run(copy: np.ndarray) -> np.ndarray:  # a resized copy measures its own level, scaled as the user's
-            copy_sigma = None
-            if self.config.noise_input or reference is not None:
-                own = image_noise_level(copy)
-                copy_sigma = (own if reference is None else overridden(own, reference, level))[None]
-            y = self._run(self._tensor(copy), weights, noise_sigma=copy_sigma)
+            own = network_conditions(self.config, copy_level(copy, reference, level), 1, self.device)
+            y = self._run(self._tensor(copy), weights, conditions=own)
             return y[0].permute(1, 2, 0).float().cpu().numpy()
 
         out = apply_refinements(
@@ -329,16 +331,15 @@ class Restorer:
         weights: Tensor | None,
         progress: ProgressFn | None,
         sigma: Tensor | None = None,
-        net_sigma: Tensor | None = None,
+        conditions: Mapping[str, Tensor] | None = None,
     ) -> np.ndarray:
         """:func:`restore.inference.tiling.restore_tiled` with this model, then :func:`wiener_pass` on
-        each tile (``sigma``: as there; ``net_sigma``: the whole image's noise map)."""
+        each tile (``sigma``: as there; ``conditions``: the whole image's, as there)."""
 
         def restore_tile(xt: Tensor, gate_means: list[Tensor] | None, enc: Encoded | None) -> np.ndarray:
-            out = wiener_pass(xt, self._run(xt, weights, gate_means, enc, noise_sigma=net_sigma), sigma)
+            out = wiener_pass(xt, self._run(xt, weights, gate_means, enc, conditions=conditions), sigma)
             return out[0].permute(1, 2, 0).float().cpu().numpy()
 
-        shared = net_sigma if self.config.noise_input else None
         return restore_tiled(
             self.model,
             rgb,
@@ -347,7 +348,7 @@ class Restorer:
             to_tensor=self._tensor,
             restore_tile=restore_tile,
             progress=progress,
-            noise_sigma=shared,
+            conditions=conditions,
         )
 
     def noise_estimate(self, img: ImageSource, *, upscale: int = 1, max_megapixels: float | None = None) -> float:

@@ -7,7 +7,7 @@ pass that gives every tile of NDR-Restore the whole image's CP-gate statistics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 from torch import Tensor, nn
@@ -112,7 +112,7 @@ def gate_statistics(
     to_tensor: Callable[[np.ndarray], Tensor],
     progress: ProgressFn | None,
     total: int,
-    noise_sigma: Tensor | None = None,
+    conditions: Mapping[str, Tensor] | None = None,
 ) -> tuple[list[Tensor], dict[tuple[int, int], Encoded]]:
     """The whole image's pooled input of every CP gate, read tile by tile (encoder only).
 
@@ -129,7 +129,8 @@ def gate_statistics(
         to_tensor: a tile ``(th, tw, 3)`` uint8 -> the network's input ``(1, 3, th, tw)``.
         progress: called as ``progress(done, total)`` after each tile.
         total: the steps ``progress`` reports out of.
-        noise_sigma: ``(1, 3)`` the whole image's noise level, for networks with a noise map.
+        conditions: what the encoder reads besides the tile, for the whole image (``encode_tile``'s
+            keywords: ``noise_sigma`` ``(1, 3)``, ``scale`` ``(1,)``).
 
     Returns:
         The mean input of every CP gate over the whole image, and the kept encoder outputs by
@@ -143,7 +144,7 @@ def gate_statistics(
     for y, (r0, r1) in zip(ys, tile_cores(ys, tile, h), strict=True):
         for x, (c0, c1) in zip(xs, tile_cores(xs, tile, w), strict=True):
             patch = to_tensor(rgb[y : y + tile, x : x + tile])
-            enc = model.encode_tile(patch, noise_sigma)
+            enc = model.encode_tile(patch, **(conditions or {}))
             parts = model.gate_input_sums(patch, (r0 - y, r1 - y, c0 - x, c1 - x), enc)
             size = sum(t.numel() * t.element_size() for t in (*enc[0], enc[1]))
             if size <= budget:
@@ -167,7 +168,7 @@ def restore_tiled(
     to_tensor: Callable[[np.ndarray], Tensor],
     restore_tile: TileFn,
     progress: ProgressFn | None,
-    noise_sigma: Tensor | None = None,
+    conditions: Mapping[str, Tensor] | None = None,
 ) -> np.ndarray:
     """Restore an image tile by tile and blend the overlaps (:func:`blend_tiles`).
 
@@ -185,8 +186,9 @@ def restore_tiled(
         to_tensor: a tile ``(th, tw, 3)`` uint8 -> the network's input ``(1, 3, th, tw)``.
         restore_tile: the network (and whatever follows it per tile) on one tile.
         progress: called as ``progress(done, total)`` after each tile of each pass.
-        noise_sigma: ``(1, 3)`` the whole image's noise level, which the encoder of a network
-            with a noise map reads in the first pass (None: each tile measures its own).
+        conditions: the whole image's ``noise_sigma`` ``(1, 3)`` and ``scale`` ``(1,)``, which the
+            encoder of a network with a noise map or a scale map reads in the first pass (a noise
+            level left out: each tile measures its own).
 
     Returns:
         ``(H, W, 3)`` float32 in ``[0, 1]``.
@@ -198,7 +200,7 @@ def restore_tiled(
     gate_means, encoded = None, {}
     if shared:
         gate_means, encoded = gate_statistics(
-            model, rgb, tile, ys, xs, to_tensor=to_tensor, progress=progress, total=total, noise_sigma=noise_sigma
+            model, rgb, tile, ys, xs, to_tensor=to_tensor, progress=progress, total=total, conditions=conditions
         )
 
     def restored() -> Iterator[tuple[int, int, np.ndarray]]:

@@ -69,17 +69,20 @@ class UNet(nn.Module):
             nn.init.zeros_(self.affine.weight)
             nn.init.zeros_(self.affine.bias)
 
-    def encode_skips(self, x: Tensor, noise_sigma: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+    def encode_skips(
+        self, x: Tensor, noise_sigma: Tensor | None = None, scale: Tensor | None = None
+    ) -> tuple[list[Tensor], Tensor]:
         """The three encoder skips (fine to coarse) and the input of the latent level.
 
         With detail levels, the list goes on with their skips (finest first) after the body's
-        three, and ``noise_sigma`` ``(B, 3)`` is the level their noise map shows (None: measured
-        on the input)."""
+        three, ``noise_sigma`` ``(B, 3)`` is the level their noise map shows (None: measured
+        on the input) and ``scale`` ``(B,)`` the known enlargement their scale map shows (None: 1,
+        nothing known)."""
         skips = []
         h = self.embed(x)
         outer: list[Tensor] = []
         if self.outer is not None:
-            outer, to_body = self.outer.encode(x, noise_sigma)
+            outer, to_body = self.outer.encode(x, noise_sigma, scale)
             h = h + to_body
         for enc, down in zip(self.encoders, self.downs, strict=True):
             h = enc(h)
@@ -87,10 +90,12 @@ class UNet(nn.Module):
             h = down(h)
         return skips + outer, h
 
-    def encode(self, x: Tensor, noise_sigma: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+    def encode(
+        self, x: Tensor, noise_sigma: Tensor | None = None, scale: Tensor | None = None
+    ) -> tuple[list[Tensor], Tensor]:
         """Returns the encoder skips (the body's three, fine to coarse, then the detail levels')
         and the latent."""
-        skips, h = self.encode_skips(x, noise_sigma)
+        skips, h = self.encode_skips(x, noise_sigma, scale)
         return skips, self.latent(h)
 
     def decode(self, latent: Tensor, skips: list[Tensor], z: Tensor | None = None) -> Tensor:
@@ -117,14 +122,24 @@ class UNet(nn.Module):
         return torch.cat([res, self.affine(h)], dim=1)
 
 
+def scale_map(scale: Tensor | None, img: Tensor) -> Tensor:
+    """``(B, 1, H, W)`` the map a ``scale_input`` network reads: ``(s - 1) / 3`` for a known
+    enlargement ``s`` (``(B,)``; 2, 3 and 4 give 1/3, 2/3 and 1), 0 where ``scale`` is None or 1."""
+    b, _, h, w = img.shape
+    if scale is None:
+        return img.new_zeros(b, 1, h, w)
+    value = ((scale.to(img.device, torch.float32) - 1.0) / 3.0).clamp(0.0, 1.0).to(img.dtype)
+    return value.view(b, 1, 1, 1).expand(b, 1, h, w)
+
+
 class OuterLevels(nn.Module):
     """The detail levels (``ModelConfig.outer_widths``): full- and half-resolution dense residual
     blocks around the body.
 
-    ``encode(x, sigma)``: ``x`` the body's input, the padded image pixel-unshuffled by ``2^L``
+    ``encode(x, sigma, scale)``: ``x`` the body's input, the padded image pixel-unshuffled by ``2^L``
     (``(B, 3 * 4^L, H / 2^L, W / 2^L)``), ``sigma`` ``(B, 3)`` the noise map's level (None:
-    measured on the image); returns the levels' skips (finest first) and what the body's first
-    level adds to its own embedding (zero at init).
+    measured on the image), ``scale`` ``(B,)`` the known enlargement (None: 1); returns the levels'
+    skips (finest first) and what the body's first level adds to its own embedding (zero at init).
     ``decode(top, skips)``: the body's top features ``(B, C, H / 2^L, W / 2^L)`` back up through
     the levels; returns a full-resolution residual ``(B, 3, H, W)`` (zero at init).
     """
@@ -132,9 +147,9 @@ class OuterLevels(nn.Module):
     def __init__(self, cfg: ModelConfig, body_width: int, top: int) -> None:
         super().__init__()
         w = cfg.outer_widths
-        self.noise_input = cfg.noise_input
+        self.noise_input, self.scale_input = cfg.noise_input, cfg.scale_input
         kw = {"heads": 1, "expansion": cfg.ffn_expansion}
-        self.embed = nn.Conv2d(6 if cfg.noise_input else 3, w[0], 3, padding=1)
+        self.embed = nn.Conv2d(3 + 3 * cfg.noise_input + cfg.scale_input, w[0], 3, padding=1)
         self.encoders = nn.ModuleList(stage("resconv", c, cfg.outer_blocks, **kw) for c in w)
         self.downs = nn.ModuleList(Downsample(w[i], w[i + 1]) for i in range(len(w) - 1))
         self.to_body = nn.Conv2d(4 * w[-1], body_width, 1)
@@ -148,14 +163,16 @@ class OuterLevels(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def encode(self, x: Tensor, sigma: Tensor | None) -> tuple[list[Tensor], Tensor]:
+    def encode(self, x: Tensor, sigma: Tensor | None, scale: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
         img = F.pixel_shuffle(x, 2 ** len(self.encoders))
+        maps = [img]
         if self.noise_input:
             if sigma is None:
                 sigma = noise_level(img.detach())
-            level = (sigma.to(img.dtype) * NOISE_MAP_SCALE)[:, :, None, None]
-            img = torch.cat([img, level.expand(-1, -1, *img.shape[-2:])], dim=1)
-        h = self.embed(img)
+            maps.append((sigma.to(img.dtype) * NOISE_MAP_SCALE)[:, :, None, None].expand(-1, -1, *img.shape[-2:]))
+        if self.scale_input:
+            maps.append(scale_map(scale, img))
+        h = self.embed(torch.cat(maps, dim=1) if len(maps) > 1 else img)
         skips = []
         for i, enc in enumerate(self.encoders):
             h = enc(h)

@@ -77,6 +77,11 @@ class ModelConfig:
         noise_input: the first detail level also reads a noise-level map: the input's white-noise
             sigma per colour channel (:func:`restore.noise.noise_level`, or a level the caller
             gives, ``forward(img, noise_sigma=...)``), FFDNet's idea. Needs ``outer_widths``.
+        scale_input: the first detail level also reads the known enlargement: a map of
+            ``(s - 1) / 3`` where the caller enlarged the image ``s`` times before the network
+            (``forward(img, scale=...)``, ``restore(upscale=s)``), 0 where nothing is known (blind
+            use). The network need not guess how soft a bicubic enlargement left the image. Needs
+            ``outer_widths``.
         tone_head: global tone outside the body: a gated head predicts a smooth per-pixel log-gain
             and offset (from the body's top features, averaged over 16-px cells and upsampled
             bilinearly), scaled by two gates per image from the latent's pooled features, and the
@@ -122,6 +127,7 @@ class ModelConfig:
     outer_widths: tuple[int, ...] = ()
     outer_blocks: int = 2
     noise_input: bool = False
+    scale_input: bool = False
     tone_head: bool = False
     types: tuple[str, ...] = DEGRADATION_TYPES
 
@@ -141,8 +147,9 @@ class ModelConfig:
         if self.outer_widths and self.unshuffle != 2 ** len(self.outer_widths):
             need = 2 ** len(self.outer_widths)
             raise ValueError(f"{len(self.outer_widths)} detail levels need unshuffle {need}, got {self.unshuffle}")
-        if self.noise_input and not self.outer_widths:
-            raise ValueError("noise_input feeds the first detail level: set outer_widths")
+        for key in ("noise_input", "scale_input"):
+            if getattr(self, key) and not self.outer_widths:
+                raise ValueError(f"{key} feeds the first detail level: set outer_widths")
         if self.tone_head and self.multiple % 16:
             raise ValueError(f"tone_head smooths over 16-px cells: needs unshuffle of at least 2, got {self.unshuffle}")
         if self.tone_head and self.affine_head:
@@ -212,7 +219,9 @@ PRESETS: dict[str, ModelConfig] = {
         estimator_noise=True,
     ),
     # The detail-capable layout: full- and half-resolution levels of dense residual blocks around
-    # the quarter-resolution body, the noise level as an input, tone in a gated head.
+    # the quarter-resolution body, the noise level as an input, tone in a gated head (the known
+    # enlargement as an input too: ``model_overrides: {scale_input: true}``, see
+    # configs/detail-ndr-scale.yaml; runs of these presets read their layout from the preset).
     "ndr-detail": ModelConfig(estimator_texture=True, outer_widths=(16, 32), noise_input=True, tone_head=True),
     "ndr-detail-tiny": ModelConfig(
         estimator_texture=True, outer_widths=(4,), outer_blocks=1, noise_input=True, tone_head=True, **_TINY_NDR

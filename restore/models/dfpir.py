@@ -152,9 +152,10 @@ class DFPIR(RestorationNet):
         routing: str = "blend",
         blind: Tensor | None = None,
         noise_sigma: Tensor | None = None,
+        scale: Tensor | None = None,
         **_: object,
     ) -> tuple[Tensor, dict]:
-        skips, latent = self.unet.encode(z, noise_sigma)
+        skips, latent = self.unet.encode(z, noise_sigma, scale)
         feats = [*skips[:3], latent]
         pooled, logits = self._estimate(z, feats)
         guess = routing_weights(torch.sigmoid(logits.detach()), routing)

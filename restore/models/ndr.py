@@ -234,11 +234,13 @@ class NDRRestore(RestorationNet):
         """CP gates per encoder skip (2: one on the queried feature, one on the skip; 0 without)."""
         return 2 if self.cfg.cp_gate and self.cfg.injection == "di" else 0
 
-    def encode_tile(self, img: Tensor, noise_sigma: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+    def encode_tile(
+        self, img: Tensor, noise_sigma: Tensor | None = None, scale: Tensor | None = None
+    ) -> tuple[list[Tensor], Tensor]:
         """The encoder skips and the latent level's input of ``img`` (``(1, 3, H, W)``), exactly as
         :meth:`body` computes them: tiled inference computes them once, in the statistics pass,
         and hands them back to :meth:`body` through ``encoded``."""
-        return self.unet.encode_skips(self.prepare(img)[1], noise_sigma)
+        return self.unet.encode_skips(self.prepare(img)[1], noise_sigma, scale)
 
     def gate_input_sums(
         self, img: Tensor, box: tuple[int, int, int, int], encoded: tuple[list[Tensor], Tensor] | None = None
@@ -270,13 +272,15 @@ class NDRRestore(RestorationNet):
         gate_means: Sequence[Tensor] = (),
         encoded: tuple[list[Tensor], Tensor] | None = None,
         noise_sigma: Tensor | None = None,
+        scale: Tensor | None = None,
         **_: object,
     ) -> tuple[Tensor, dict]:
         """``gate_means``: pooled inputs for every CP gate (tiled inference), else each pools its own.
         ``encoded``: this input's :meth:`encode_tile`, computed earlier (tiled inference).
-        ``noise_sigma``: ``(B, 3)`` the level the detail levels' noise map shows (None: measured)."""
+        ``noise_sigma``: ``(B, 3)`` the level the detail levels' noise map shows (None: measured);
+        ``scale``: ``(B,)`` the known enlargement their scale map shows (None: nothing known)."""
         if encoded is None:
-            skips, latent = self.unet.encode(z, noise_sigma)
+            skips, latent = self.unet.encode(z, noise_sigma, scale)
         else:
             skips, latent = encoded[0], self.unet.latent(encoded[1])
         maps, queries, modulated = [], [], []

@@ -83,6 +83,9 @@ class TrainConfig:
         true_noise_share: networks with ``noise_input``: the share of samples whose noise map
             shows the true noise level of the synthesis (so a user's override means what it
             says); the rest get what the estimator reads on the degraded sample, as in use.
+        known_scale_share: networks with ``scale_input``: the share of the low-resolution samples
+            whose scale map shows the synthesis' factor (what ``restore(upscale=s)`` tells); the
+            rest, and every sample without low resolution, show 0 (an enlargement nobody told of).
     """
 
     model: str = "ndr-small"
@@ -123,6 +126,7 @@ class TrainConfig:
     bf16: bool = False
     holdout: int = 0
     true_noise_share: float = 0.25
+    known_scale_share: float = 0.75
     flip_after: float = 0.0
 
     def __post_init__(self) -> None:
@@ -134,8 +138,9 @@ class TrainConfig:
             raise ValueError(f"val_grid={self.val_grid} must be at least 1")
         if self.type_weights:
             check_type_weights(dict(self.type_weights))
-        if not 0.0 <= self.flip_after <= 1.0:
-            raise ValueError(f"flip_after={self.flip_after} must be in [0, 1]")
+        for key in ("flip_after", "known_scale_share", "true_noise_share"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"{key}={getattr(self, key)} must be in [0, 1]")
         if not 0.0 <= self.family_share <= 1.0:
             raise ValueError(f"family_share={self.family_share} must be in [0, 1]")
         if self.exclude_generators:

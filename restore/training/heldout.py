@@ -5,7 +5,8 @@ Twelve photos of the training pool never train (:func:`restore.training.patches.
 each, the raw network (blind, no refinements) is scored on three groups of rows:
 
 - ``case:<name>``: every case of the public benchmark (:data:`restore.evaluation.benchmark.CASES`)
-  at its strengths and seeds (low resolution as the synthesis makes it: down and back up);
+  at its strengths and seeds (low resolution as the synthesis makes it: down and back up; a
+  network with a scale map is told the case's enlargement, as ``restore(upscale=s)`` tells it);
 - ``family:<type>``: every generator of each type's family at its example parameters, averaged
   per type (:func:`restore.training.validation.validate_families`);
 - ``gauss<sigma>``: Gaussian noise of sigma 15, 25 and 50, clipped to the 8-bit range (the
@@ -65,20 +66,23 @@ def heldout_crops(data: Path, count: int | None = None, size: int | None = None)
 
 @torch.no_grad()
 def validate_heldout(model: nn.Module, crops: Tensor) -> HeldOutScore:
-    """Score the raw network, blind, on every row (see the module's docstring)."""
+    """Score the raw network, blind (but for a told enlargement), on every row (see the module's
+    docstring)."""
     was_training = model.training
     model.eval()
     psnr, inputs = {}, {}
 
-    def row(name: str, degraded: Tensor) -> None:
-        restored, _ = model(degraded)
+    def row(name: str, degraded: Tensor, upscale: int = 1) -> None:
+        told = {"scale": torch.full((degraded.shape[0],), float(upscale))} if upscale > 1 and scale_input else {}
+        restored, _ = model(degraded, **told)
         psnr[name] = round(psnr_t(restored.float(), crops), 3)
         inputs[name] = round(psnr_t(degraded, crops), 3)
 
     types = getattr(getattr(model, "cfg", None), "types", ())
+    scale_input = getattr(getattr(model, "cfg", None), "scale_input", False)
     for case in CASES:
         if set(case.spec) <= set(types):
-            row(f"case:{case.name}", degrade(crops, case.spec, seed=case.seed).image)
+            row(f"case:{case.name}", degrade(crops, case.spec, seed=case.seed).image, case.upscale)
     g = torch.Generator().manual_seed(97)
     for sigma in GAUSS_SIGMAS:
         noise = torch.randn(crops.shape, generator=g) * (sigma / 255.0)

@@ -172,6 +172,9 @@ def warm_start_weights(trainer: TrainerState, path: Path) -> None:
     head is refitted after training anyway (:mod:`restore.training.estimator_fit`). A network with
     the gated tone head started from weights with the affine head takes that head's convolution as
     its tone maps (the same shape), so the tone the old body learned is kept where the layout moved it.
+    A convolution that reads more input channels than the checkpoint's (a new input map, such as
+    ``scale_input``'s, appended after the old ones) keeps the old weights on the old channels and
+    zero on the new, so it too computes what the old network did until training moves it.
     """
     ckpt = read_checkpoint(path, trainer.device)
     trainer.init_from = warm_start_record(path, ckpt)
@@ -183,7 +186,7 @@ def warm_start_weights(trainer: TrainerState, path: Path) -> None:
             tone, affine = f"unet.tone.maps.{part}", f"unet.affine.{part}"
             if tone in own and tone not in state and affine in state:
                 state = {**state, tone: state[affine]}
-        src = {k: v for k, v in state.items() if k in own}
+        src = {k: widened(v, own[k]) for k, v in state.items() if k in own}
         reshaped = [k for k, v in src.items() if v.shape != own[k].shape]
         if any(not k.startswith("estimator.") for k in reshaped):
             raise ValueError(f"{path}: shapes differ for {reshaped}; warm start needs the same backbone")
@@ -192,6 +195,18 @@ def warm_start_weights(trainer: TrainerState, path: Path) -> None:
         missing = [k for k in own if k not in src]
         module.load_state_dict(src, strict=False)
         log.info("warm start from %s: %d tensors copied, kept the init of %s", path, len(src), missing)
+
+
+def widened(old: Tensor, new: Tensor) -> Tensor:
+    """``old`` zero-padded to ``new``'s shape where only its input channels (dim 1 of a 4-D
+    convolution weight) grew, else ``old`` as it is."""
+    if old.dim() != 4 or new.dim() != 4 or old.shape[1] >= new.shape[1]:
+        return old
+    if old.shape[0] != new.shape[0] or old.shape[2:] != new.shape[2:]:
+        return old
+    out = torch.zeros(new.shape, dtype=old.dtype, device=old.device)
+    out[:, : old.shape[1]] = old
+    return out
 
 
 def chain_totals(steps: int, seconds: float, origin: dict | None) -> tuple[int, int]:

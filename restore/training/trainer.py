@@ -181,7 +181,7 @@ class Trainer:
         t0 = time.perf_counter()
         if cfg.scene_tone > 0:
             clean = tone_scenes(clean, self.gdev, cfg.scene_tone)
-        deg, labels, true_sigma = self.degrade(clean)
+        deg, labels, true_sigma, scale = self.degrade(clean)
         if cfg.flip_after > 0:
             turn = (torch.rand(deg.shape[0], generator=self.gdev, device=deg.device) < cfg.flip_after).view(-1, 1, 1, 1)
             deg, clean = torch.where(turn, deg.flip(2), deg), torch.where(turn, clean.flip(2), clean)
@@ -189,6 +189,9 @@ class Trainer:
         kw: dict[str, object] = {}
         if self.mcfg.noise_input:
             kw["noise_sigma"] = self.noise_map_levels(deg, true_sigma)
+        if self.mcfg.scale_input:
+            told = torch.rand(deg.shape[0], generator=self.gdev, device=deg.device) < cfg.known_scale_share
+            kw["scale"] = torch.where(told, scale, torch.ones_like(scale))
         t1 = time.perf_counter()
         self.timing["synth"] += t1 - t0
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
@@ -222,9 +225,10 @@ class Trainer:
         pick = torch.rand(deg.shape[0], generator=self.gdev, device=deg.device) < self.cfg.true_noise_share
         return torch.where(pick[:, None], true_sigma[:, None].expand_as(measured), measured)
 
-    def degrade(self, clean: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """A batch's degraded images, type labels and true white-noise levels (``(B,)``, full-scale
-        units: the noise type's sigma and low light's read noise, root-sum-squared; 0 without):
+    def degrade(self, clean: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """A batch's degraded images, type labels, true white-noise levels (``(B,)``, full-scale
+        units: the noise type's sigma and low light's read noise, root-sum-squared; 0 without)
+        and enlargements (``(B,)``, :func:`synthesis_scale`):
         the first ``family_share`` of it drawn from the degradation families (with
         ``families``), the rest from the original synthesis."""
         cfg = self.cfg
@@ -242,8 +246,10 @@ class Trainer:
                     families=families,
                     exclude=dict(cfg.exclude_generators) if families else {},
                 )
-                parts.append((d.image, d.labels, true_noise_level(d.labels, d.params, self.mcfg.types)))
-        return tuple(torch.cat([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+                types = self.mcfg.types
+                noise, scale = true_noise_level(d.labels, d.params, types), synthesis_scale(d.labels, d.params, types)
+                parts.append((d.image, d.labels, noise, scale))
+        return tuple(torch.cat([p[i] for p in parts]) for i in range(4))  # type: ignore[return-value]
 
     def train_step(self, progress: float | None = None) -> dict[str, float]:
         """One optimiser step. With ``compile``, a compilation that fails at this process's first
@@ -344,6 +350,16 @@ def true_noise_level(labels: Tensor, params: dict[str, dict[str, Tensor]], types
             rows = labels[:, types.index(name)].nonzero().flatten()
             var[rows] += (params[name][key].to(var) / 255.0) ** 2
     return var.sqrt()
+
+
+def synthesis_scale(labels: Tensor, params: dict[str, dict[str, Tensor]], types: tuple[str, ...]) -> Tensor:
+    """``(B,)`` the factor each sample's low resolution enlarged it by (1 where it had none);
+    ``params`` as in :func:`true_noise_level`."""
+    scale = torch.ones(labels.shape[0], device=labels.device)
+    if "lowres" in types and "scale" in params.get("lowres", {}):
+        rows = labels[:, types.index("lowres")].nonzero().flatten()
+        scale[rows] = params["lowres"]["scale"].to(scale).clamp(min=1.0)
+    return scale
 
 
 def main(argv: list[str] | None = None) -> int:
