@@ -550,9 +550,9 @@ def test_family_share_splits_the_batch(monkeypatch):
     fake.gdev, fake.mcfg = torch.Generator(), type("M", (), {"types": D.DEGRADATION_TYPES})()
     held = (("blur", ("defocus",)),)
     fake.cfg = TrainConfig(families=True, family_share=0.5, exclude_generators=held)
-    image, labels, sigma = T.Trainer.degrade(fake, torch.rand(8, 3, 8, 8))
+    image, labels, sigma, scale = T.Trainer.degrade(fake, torch.rand(8, 3, 8, 8))
     assert calls == [(4, True, {"blur": ("defocus",)}), (4, False, {})]
-    assert image.shape == (8, 3, 8, 8) and labels.shape[0] == 8 and sigma.shape == (8,)
+    assert image.shape == (8, 3, 8, 8) and labels.shape[0] == 8 and sigma.shape == scale.shape == (8,)
     calls.clear()
     fake.cfg = TrainConfig(families=False, family_share=0.5)
     T.Trainer.degrade(fake, torch.rand(8, 3, 8, 8))
