@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_detail import randomised
 
 from restore import Restorer
 from restore.models import build_model
@@ -23,12 +24,13 @@ from restore.training.trainer import Trainer, synthesis_scale
 SCALED = dataclasses.replace(preset("ndr-detail-tiny"), scale_input=True)
 
 
-def randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-    return model.eval()
+def flat_photos(root: Path) -> Path:
+    """A photo folder (``train/`` and ``val/``, one flat grey photo each) for a Trainer to read."""
+    photos = root / "photos"
+    for split in ("train", "val"):
+        (photos / split).mkdir(parents=True)
+        Image.fromarray(np.full((48, 48, 3), 128, np.uint8)).save(photos / split / "a.png")
+    return photos
 
 
 class Spy(torch.nn.Module):
@@ -79,10 +81,7 @@ def test_a_scale_map_network_reads_the_factor_and_one_means_nothing_known() -> N
 
 
 def test_a_widened_first_convolution_warm_starts_to_the_old_network(tmp_path: Path) -> None:
-    photos = tmp_path / "photos"
-    for split in ("train", "val"):
-        (photos / split).mkdir(parents=True)
-        Image.fromarray(np.full((48, 48, 3), 128, np.uint8)).save(photos / split / "a.png")
+    photos = flat_photos(tmp_path)
     kw = {"model": "ndr-detail-tiny", "patch": 32, "batch": 2}
     (tmp_path / "old").mkdir()
     old = Trainer(load_train_config(None, **kw), photos, tmp_path / "old", torch.device("cpu"))
@@ -114,10 +113,7 @@ def test_synthesis_scale_is_the_low_resolution_factor_and_one_elsewhere() -> Non
 def test_training_shows_low_resolution_samples_their_factor_as_often_as_configured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float
 ) -> None:
-    photos = tmp_path / "photos"
-    for split in ("train", "val"):
-        (photos / split).mkdir(parents=True)
-        Image.fromarray(np.full((48, 48, 3), 128, np.uint8)).save(photos / split / "a.png")
+    photos = flat_photos(tmp_path)
     cfg = load_train_config(
         None, model="ndr-detail-tiny", model_overrides={"scale_input": True}, patch=32, batch=4, known_scale_share=share
     )
