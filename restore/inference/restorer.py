@@ -303,7 +303,8 @@ class Restorer:
                 probs = self._analyze(rgb).probabilities
 
         def run(copy: np.ndarray) -> np.ndarray:  # a resized copy measures its own level, scaled as the user's
-            own = network_conditions(self.config, copy_level(copy, reference, level), 1, self.device)
+            copy_sigma = copy_level(copy, reference, level) if self.config.noise_input else None
+            own = network_conditions(self.config, copy_sigma, 1, self.device)
             y = self._run(self._tensor(copy), weights, conditions=own)
             return y[0].permute(1, 2, 0).float().cpu().numpy()
 
