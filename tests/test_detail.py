@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from net_helpers import randomised
 from PIL import Image
 
 from restore.models import build_degrad, build_model
@@ -18,15 +19,6 @@ from restore.training.patches import split_holdout
 from restore.training.trainer import Trainer, true_noise_level
 
 BODY = {k: v for k, v in _TINY_NDR.items() if k != "unshuffle"}  # the tests' tiny body, at any unshuffle
-
-
-def randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Every parameter drawn at random (the zero-initialised outputs too), so each path acts."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
-    return model.eval()
 
 
 @pytest.mark.parametrize("arch", ["ndr", "dfpir", "plain"])

@@ -36,7 +36,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_PARTY = {"restore", "studio", "ui", "app", "tests"}
 # Test helpers imported by name from tests/ (pytest puts tests/ on sys.path).
-TEST_HELPERS = {"studio_env", "screenshots"}
+TEST_HELPERS = {"studio_env", "screenshots", "net_helpers"}
 
 # Import name -> distribution name, where they differ.
 DISTRIBUTIONS = {

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from net_helpers import randomised
 from PIL import Image
-from test_detail import randomised
 
 from restore import Restorer
 from restore.models import build_model
