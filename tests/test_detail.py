@@ -242,3 +242,36 @@ def test_the_in_progress_file_is_one_file_and_resumes_with_the_shipped_re_degrad
     key = next(k for k in shipped if k.endswith("weight"))
     # one step of AdamW moves each weight by about the learning rate at most
     assert (resumed["degrad"][key] - shipped[key].float()).abs().max() < 1e-3
+
+
+def test_dfpir_starts_from_ndr_restores_detail_backbone_and_its_own_blocks_and_estimator(
+    photos: Path, tmp_path: Path
+) -> None:
+    from restore.training.run_files import final_weights, read_checkpoint, warm_start_weights
+
+    def saved_run(name: str, model: str, seed: int, **overrides: object) -> Path:
+        cfg = load_train_config(None, model=model, model_overrides=overrides, patch=32, batch=2)
+        (tmp_path / name).mkdir()
+        run = Trainer(cfg, photos, tmp_path / name, torch.device("cpu"))
+        randomised(run.model, seed=seed)
+        run.save()
+        return tmp_path / name / "last.pt"
+
+    detail = {"outer_widths": (4,), "outer_blocks": 1, "noise_input": True, "tone_head": True}
+    ndr, old = saved_run("ndr", "ndr-detail-tiny", 1), saved_run("dfpir", "dfpir-tiny", 2)
+    cfg = load_train_config(None, model="dfpir-tiny", model_overrides=detail, patch=32, batch=2)
+    trainer = Trainer(cfg, photos, tmp_path / "run", torch.device("cpu"))
+    warm_start_weights(trainer, ndr, rest=old)
+    got = trainer.model.state_dict()
+    ndr_state, old_state = (final_weights(read_checkpoint(p)) for p in (ndr, old))
+    unet = [k for k in got if k.startswith("unet.")]
+    assert any(k.startswith("unet.outer.") for k in unet) and any(k.startswith("unet.tone.") for k in unet)
+    for k in unet:  # the whole U-Net, detail levels and tone head included, is NDR-Restore's
+        torch.testing.assert_close(got[k], ndr_state[k].to(got[k].dtype))
+    own = [k for k in got if k.startswith(("blocks.", "estimator."))]
+    assert any(k.startswith("blocks.") for k in own)
+    # NDR-Restore's estimator reads another input: DFPIR's comes whole, not layer by layer
+    assert ndr_state["estimator.net.0.weight"].shape != got["estimator.net.0.weight"].shape
+    for k in own:
+        torch.testing.assert_close(got[k], old_state[k].to(got[k].dtype))
+    assert trainer.init_from["rest_from"].endswith("last.pt") and "dfpir" in trainer.init_from["rest_from"]

@@ -163,7 +163,7 @@ def resume_checkpoint(trainer: TrainerState) -> bool:
     return True
 
 
-def warm_start_weights(trainer: TrainerState, path: Path) -> None:
+def warm_start_weights(trainer: TrainerState, path: Path, rest: Path | None = None) -> None:
     """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule).
 
     Parameters the checkpoint lacks keep their initialisation; they must be zero-initialised
@@ -175,9 +175,19 @@ def warm_start_weights(trainer: TrainerState, path: Path) -> None:
     A convolution that reads more input channels than the checkpoint's (a new input map, such as
     ``scale_input``'s, appended after the old ones) keeps the old weights on the old channels and
     zero on the new, so it too computes what the old network did until training moves it.
+
+    ``rest``: a second checkpoint or shipped file for the restoration network's parameters that
+    ``path`` lacks or holds in another shape (DFPIR on NDR-Restore's detail backbone takes its
+    perturbation blocks and estimator from the shipped DFPIR this way); it fills nothing ``path``
+    gives, except an estimator ``path`` holds in another shape, which comes whole from ``rest``.
+    The run records ``rest`` beside ``path``.
     """
     ckpt = read_checkpoint(path, trainer.device)
     trainer.init_from = warm_start_record(path, ckpt)
+    extra: dict[str, Tensor] = {}
+    if rest is not None:
+        extra = final_weights(read_checkpoint(rest, trainer.device))
+        trainer.init_from["rest_from"] = shown_path(rest)
     for module, state in ((trainer.model, final_weights(ckpt)), (trainer.degrad, ckpt.get("degrad"))):
         if module is None or state is None:
             continue
@@ -192,6 +202,12 @@ def warm_start_weights(trainer: TrainerState, path: Path) -> None:
             raise ValueError(f"{path}: shapes differ for {reshaped}; warm start needs the same backbone")
         for k in reshaped:
             del src[k]
+        if module is trainer.model and extra:
+            estimator = [k for k in own if k.startswith("estimator.")]
+            if reshaped and all(k in extra and extra[k].shape == own[k].shape for k in estimator):
+                for k in estimator:  # one estimator, whole: not half of each
+                    src.pop(k, None)
+            src.update({k: v for k, v in extra.items() if k in own and k not in src and v.shape == own[k].shape})
         missing = [k for k in own if k not in src]
         module.load_state_dict(src, strict=False)
         log.info("warm start from %s: %d tensors copied, kept the init of %s", path, len(src), missing)

@@ -135,10 +135,11 @@ class Trainer:
         """Continue from ``out/last.pt`` when the run has one (returns whether it did)."""
         return resume_checkpoint(self)
 
-    def warm_start(self, path: Path) -> None:
-        """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and schedule);
-        see :func:`~restore.training.run_files.warm_start_weights`."""
-        warm_start_weights(self, path)
+    def warm_start(self, path: Path, rest: Path | None = None) -> None:
+        """Copy the weights of another run's checkpoint or a shipped file (fresh optimiser and
+        schedule), and from ``rest`` what that one lacks; see
+        :func:`~restore.training.run_files.warm_start_weights`."""
+        warm_start_weights(self, path, rest)
 
     # ----------------------------------------------------------------- weight average
     def start_average(self, state: dict[str, Tensor]) -> None:
@@ -394,6 +395,13 @@ def main(argv: list[str] | None = None) -> int:
         help="NDR-Degrad's weights for a warm start whose --init has none (e.g. the in-progress file): "
         "a shipped NAME-degrad.safetensors",
     )
+    parser.add_argument(
+        "--init-rest",
+        type=Path,
+        metavar="FILE",
+        help="with --init: a second checkpoint or shipped file for the parameters --init lacks "
+        "(DFPIR's perturbation blocks and estimator when --init is NDR-Restore's detail backbone)",
+    )
     parser.add_argument("--name", default="ndr-restore", help="shipped name for --export")
     parser.add_argument(
         "--no-degrad", action="store_true", help="--export the restoration network alone (the in-progress file)"
@@ -427,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, args.data, args.out, device, rank, world)
     if not trainer.resume() and args.init:
-        trainer.warm_start(args.init)
+        trainer.warm_start(args.init, args.init_rest)
         if args.init_degrad and trainer.degrad is not None:
             trainer.degrad.load_state_dict({k: v.float() for k, v in read_state(args.init_degrad).items()})
             log.info("NDR-Degrad from %s", args.init_degrad)
