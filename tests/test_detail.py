@@ -275,3 +275,12 @@ def test_dfpir_starts_from_ndr_restores_detail_backbone_and_its_own_blocks_and_e
     for k in own:
         torch.testing.assert_close(got[k], old_state[k].to(got[k].dtype))
     assert trainer.init_from["rest_from"].endswith("last.pt") and "dfpir" in trainer.init_from["rest_from"]
+
+
+def test_init_rest_without_init_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from restore.training.trainer import main as train_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["--init-rest", str(tmp_path / "dfpir.safetensors"), "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2 and "give --init too" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists(), "nothing is written before the arguments are checked"

@@ -408,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--export-dir", type=Path, default=package_assets() / "weights")
     args = parser.parse_args(argv)
+    if args.init_rest and not args.init:
+        parser.error("--init-rest fills what --init lacks: give --init too")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     if args.export:
