@@ -57,6 +57,7 @@ from restore.images import (
 from restore.inference.loading import MODEL_NAMES
 from restore.inference.noise_map import MAX_NOISE_LEVEL
 from restore.inference.restorer import Restorer
+from restore.inference.tiling import min_tile
 from restore.models.weights import WeightsError
 from restore.types import DEGRADATION_TYPES
 
@@ -305,10 +306,10 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error(f"--overlap must be 0 or more, got {args.overlap}")
     if args.tile is not None and args.tile < 0:
         parser.error(f"--tile must be 0 (whole image) or a size in px, got {args.tile}")
-    if args.tile and args.tile < 2 * args.overlap + 8:
+    if args.tile and args.tile < min_tile(args.overlap):
         parser.error(
             f"--tile {args.tile} is too small for --overlap {args.overlap}: "
-            f"a tile must be at least 2 * overlap + 8 = {2 * args.overlap + 8} px"
+            f"a tile must be at least 2 * overlap + 8 = {min_tile(args.overlap)} px"
         )
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"-o {args.out} is a file; give a folder")

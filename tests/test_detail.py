@@ -221,7 +221,7 @@ def test_the_in_progress_file_is_one_file_and_resumes_with_the_shipped_re_degrad
     photos: Path, tmp_path: Path
 ) -> None:
     from restore.models.weights import read_state, save_weights
-    from restore.training.trainer import main as train_main
+    from restore.training.cli import main as train_main
 
     run = tmp_path / "run"
     train_main(
@@ -278,7 +278,7 @@ def test_dfpir_starts_from_ndr_restores_detail_backbone_and_its_own_blocks_and_e
 
 
 def test_init_rest_without_init_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from restore.training.trainer import main as train_main
+    from restore.training.cli import main as train_main
 
     with pytest.raises(SystemExit) as exit_info:
         train_main(["--init-rest", str(tmp_path / "dfpir.safetensors"), "--out", str(tmp_path / "run")])

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from restore import DEGRADATION_TYPES, Restorer, available_models
-from restore.inference.tiling import tile_cores, tile_count, tile_starts
+from restore.inference.tiling import WHOLE_IMAGE_PIXELS, resolve_tile, tile_cores, tile_count, tile_starts
 from restore.models.config import preset
 from restore.models.weights import WeightsError, read_config, save_weights
 from restore.resources import package_assets
@@ -104,6 +104,16 @@ def test_tile_cores_split_the_overlaps() -> None:
         assert cores[0][0] == 0 and cores[-1][1] == length
         assert all(a[1] == b[0] for a, b in zip(cores, cores[1:], strict=False))  # a partition
         assert all(s <= lo < hi <= s + tile for s, (lo, hi) in zip(starts, cores, strict=True))  # inside
+
+
+def test_resolve_tile_picks_automatically_and_refuses_a_tile_without_room_for_its_ramps(ndr: Restorer) -> None:
+    assert resolve_tile(100, 100, None, 32) == 0, "a small image is one tile"
+    assert resolve_tile(4000, 4000, None, 32) > 0 and 4000 * 4000 > WHOLE_IMAGE_PIXELS
+    assert resolve_tile(4000, 4000, 0, 32) == 0 and resolve_tile(500, 500, 72, 32) == 72
+    with pytest.raises(ValueError, match=r"tile \(71\) must be at least 2 \* overlap \+ 8 = 72"):
+        resolve_tile(500, 500, 71, 32)
+    with pytest.raises(ValueError, match="must be at least"):
+        ndr.restore(smooth_image(40, 40), tile=20, overlap=8)
 
 
 def test_gate_means_of_the_whole_image_reproduce_its_own_pooling(ndr: Restorer) -> None:

@@ -11,8 +11,8 @@ import torch
 import yaml
 from PIL import Image
 
-import restore.training.trainer as T
 from restore.models.weights import read_metadata, read_state
+from restore.training import cli
 from restore.training.run_files import export
 from restore.training.soup import average_states, main, soup
 
@@ -31,7 +31,7 @@ def arms(tmp_path_factory) -> tuple[Path, Path, Path]:
             Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(photos / split / f"p{i}.png")
     base = root / "base"
     assert (
-        T.main(["--config", str(TINY), "--data", str(photos), "--out", str(base), "--steps", "2", "--device", "cpu"])
+        cli.main(["--config", str(TINY), "--data", str(photos), "--out", str(base), "--steps", "2", "--device", "cpu"])
         == 0
     )
     shipped = export(base, "ndr-restore", root / "weights")[0]
@@ -41,7 +41,7 @@ def arms(tmp_path_factory) -> tuple[Path, Path, Path]:
         (root / f"arm{seed}.yaml").write_text(yaml.safe_dump(cfg))
         out = root / f"arm{seed}"
         argv = ["--config", str(root / f"arm{seed}.yaml"), "--data", str(photos), "--out", str(out)]
-        assert T.main(argv + ["--steps", "2", "--device", "cpu", "--init", str(shipped)]) == 0
+        assert cli.main(argv + ["--steps", "2", "--device", "cpu", "--init", str(shipped)]) == 0
         runs.append(out)
     return shipped, runs[0], runs[1]
 

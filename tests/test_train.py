@@ -17,6 +17,7 @@ from restore.models import build_degrad, build_model
 from restore.models.config import preset
 from restore.models.weights import load_weights, read_config, read_metadata, read_state
 from restore.synthesis.registry import DEGRADATION_TYPES, degrade
+from restore.training import cli
 from restore.training.config import TrainConfig, load_train_config
 from restore.training.estimator_fit import refit
 
@@ -156,7 +157,7 @@ def run(photos, tmp_path_factory) -> Path:
     """A two-step run through ``main``, the way the README starts one."""
     out = tmp_path_factory.mktemp("run")
     assert (
-        T.main(["--config", str(TINY), "--data", str(photos), "--out", str(out), "--steps", "2", "--device", "cpu"])
+        cli.main(["--config", str(TINY), "--data", str(photos), "--out", str(out), "--steps", "2", "--device", "cpu"])
         == 0
     )
     return out
@@ -224,7 +225,9 @@ def test_resume_continues_from_the_saved_step(run, photos, tmp_path):
         (resumed / name).write_bytes((run / name).read_bytes())
     before = torch.load(resumed / "last.pt", map_location="cpu", weights_only=True)
     assert (
-        T.main(["--config", str(TINY), "--data", str(photos), "--out", str(resumed), "--steps", "4", "--device", "cpu"])
+        cli.main(
+            ["--config", str(TINY), "--data", str(photos), "--out", str(resumed), "--steps", "4", "--device", "cpu"]
+        )
         == 0
     )
     after = torch.load(resumed / "last.pt", map_location="cpu", weights_only=True)
@@ -236,7 +239,9 @@ def test_resume_continues_from_the_saved_step(run, photos, tmp_path):
     assert any(not torch.equal(after["model"][k], v) for k, v in before["model"].items())
     # Nothing left to do: a second call at --steps 4 is a no-op.
     assert (
-        T.main(["--config", str(TINY), "--data", str(photos), "--out", str(resumed), "--steps", "4", "--device", "cpu"])
+        cli.main(
+            ["--config", str(TINY), "--data", str(photos), "--out", str(resumed), "--steps", "4", "--device", "cpu"]
+        )
         == 0
     )
     assert torch.load(resumed / "last.pt", map_location="cpu", weights_only=True)["step"] == 4
@@ -257,7 +262,7 @@ def test_export_loads_strictly_with_its_own_config(run, tmp_path):
     assert facts["steps"] == 2 and facts["batch"] == 2
     assert read_metadata(paths[1])["role"] == "ndr-degrad"
     # ... and through the CLI
-    assert T.main(["--export", str(run), "--name", "cli", "--export-dir", str(tmp_path / "cli")]) == 0
+    assert cli.main(["--export", str(run), "--name", "cli", "--export-dir", str(tmp_path / "cli")]) == 0
     assert (tmp_path / "cli" / "cli.safetensors").is_file()
 
 
@@ -445,7 +450,7 @@ def test_unknown_config_key_is_rejected(tmp_path):
 
 def _shipped_tiny(run: Path, directory: Path) -> Path:
     """The tiny two-step run exported as if it shipped."""
-    assert T.main(["--export", str(run), "--name", "ndr-restore", "--export-dir", str(directory)]) == 0
+    assert cli.main(["--export", str(run), "--name", "ndr-restore", "--export-dir", str(directory)]) == 0
     return directory / "ndr-restore.safetensors"
 
 

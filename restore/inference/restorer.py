@@ -36,7 +36,7 @@ from restore.inference.refine import (
     wiener_pass,
 )
 from restore.inference.routing import enlarged, task_probabilities, type_weights
-from restore.inference.tiling import Encoded, ProgressFn, auto_tile, restore_tiled, tile_count
+from restore.inference.tiling import Encoded, ProgressFn, resolve_tile, restore_tiled, tile_count
 from restore.models import count_parameters
 from restore.models.config import ModelConfig
 from restore.noise import image_noise_level
@@ -282,10 +282,7 @@ class Restorer:
         noise_sigma, sigma, net_sigma, reference = levels
         conditions = network_conditions(self.config, net_sigma, upscale, self.device)
         h, w = rgb.shape[:2]
-        if tile is None:
-            tile = auto_tile(h, w)
-        if tile and tile < 2 * overlap + 8:
-            raise ValueError(f"tile ({tile}) must be at least 2 * overlap + 8 = {2 * overlap + 8}")
+        tile = resolve_tile(h, w, tile, overlap)
         logits: list[Tensor] = []
         if tile_count(h, w, tile, overlap) == 1:
             x = self._tensor(rgb)

@@ -54,6 +54,25 @@ def auto_tile(height: int, width: int) -> int:
     return 0 if height * width <= WHOLE_IMAGE_PIXELS else AUTO_TILE
 
 
+def resolve_tile(height: int, width: int, tile: int | None, overlap: int) -> int:
+    """The tile side for an image: :func:`auto_tile` when ``tile`` is None, else ``tile`` (0 = whole
+    image) once checked against ``overlap``.
+
+    Raises:
+        ValueError: ``tile`` is under :func:`min_tile` for ``overlap``.
+    """
+    if tile is None:
+        return auto_tile(height, width)
+    if tile and tile < min_tile(overlap):
+        raise ValueError(f"tile ({tile}) must be at least 2 * overlap + 8 = {min_tile(overlap)}")
+    return tile
+
+
+def min_tile(overlap: int) -> int:
+    """The smallest tile side that leaves room for both ramps of ``overlap`` px and a core."""
+    return 2 * overlap + 8
+
+
 def tile_cores(starts: list[int], tile: int, length: int) -> list[tuple[int, int]]:
     """Each tile's own part ``[lo, hi)`` along one axis: overlaps are split at their middle, so
     the parts cover ``[0, length)`` exactly once."""

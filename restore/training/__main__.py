@@ -1,6 +1,6 @@
-"""``python -m restore.training``: train, resume or export (see :mod:`restore.training.trainer`)."""
+"""``python -m restore.training``: train, resume or export (see :mod:`restore.training.cli`)."""
 
-from restore.training.trainer import main
+from restore.training.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -36,7 +36,7 @@ from restore.data.photos import list_photos
 from restore.models import build_model
 from restore.models.weights import degrad_path, load_weights, read_config
 from restore.resources import package_assets
-from restore.training import trainer
+from restore.training import cli, trainer
 from restore.training.estimator_fit import refit
 from restore.training.run_files import export, read_shipped
 from restore.training.validation import brightness_harm, validate, validate_families
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         train_args += ["--init", str(args.init or shipped)]
     t0 = time.perf_counter()
     if args.minutes > 0:
-        trainer.main(train_args)
+        cli.main(train_args)
     elif not (run / "last.pt").is_file():  # a link that only refits the estimator: the weights as they are
         run.mkdir(parents=True, exist_ok=True)
         torch.save(read_shipped(args.init or shipped), run / "last.pt")
