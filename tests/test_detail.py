@@ -14,7 +14,7 @@ from PIL import Image
 from restore.models import build_degrad, build_model
 from restore.models.config import _TINY_NDR, ModelConfig, preset
 from restore.training.config import load_train_config
-from restore.training.heldout import heldout_crops, validate_heldout
+from restore.training.heldout import heldout_crops, per_crop, validate_heldout
 from restore.training.patches import split_holdout
 from restore.training.trainer import Trainer, true_noise_level
 
@@ -158,6 +158,43 @@ def test_held_out_validation_scores_benchmark_cases_clipped_noise_and_families(p
     assert all(abs(score.gain(r)) < 0.05 for r in rows)
     moved = randomised(build_model(preset("ndr-detail-tiny")))
     assert validate_heldout(moved, crops).mean_gain != score.mean_gain
+
+
+def test_held_out_row_crop_by_crop_agrees_with_its_mean_and_shows_a_tone_shift(photos: Path) -> None:
+    crops = heldout_crops(photos, count=2, size=48)
+    model = build_model(preset("ndr-detail-tiny")).eval()  # the identity
+    rows = per_crop(model, crops, "case:blur")
+    assert len(rows) == 2 and all(abs(pin - pout) < 0.05 and abs(shift) < 0.5 for pin, pout, shift in rows)
+    mean = validate_heldout(model, crops).psnr["case:blur"]
+    assert abs(sum(pout for _, pout, _ in rows) / 2 - mean) < 0.01
+
+    class Darker(torch.nn.Module):  # the identity, 10 grey levels darker
+        cfg = model.cfg
+
+        def forward(self, x: torch.Tensor, **_: object) -> tuple[torch.Tensor, dict]:
+            return x - 10 / 255, {}
+
+    dark = per_crop(Darker(), crops, "gauss25")
+    assert all(abs(shift + 10) < 1.5 for *_, shift in dark), "clipping at black moves a dark crop's shift a little"
+    with pytest.raises(ValueError, match="no row 'family:rain' to show crop by crop; one of: case:"):
+        per_crop(model, crops, "family:rain")
+
+
+def test_held_out_command_shows_a_row_crop_by_crop_with_the_photo_names(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from restore.models.weights import save_weights
+    from restore.training import heldout
+
+    monkeypatch.setattr(heldout, "HELD_OUT_PHOTOS", 2)
+    monkeypatch.setattr(heldout, "CROP", 48)
+    cfg = preset("ndr-detail-tiny")
+    weights = save_weights(build_model(cfg), tmp_path / "ndr-restore.safetensors", cfg)
+    assert heldout.main([str(weights), "--data", str(photos), "--crops", "case:lowres-x2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = [p.stem for p in heldout.held_out_photos(photos)]
+    assert lines[1].startswith("| crop | photo | input | output |") and len(lines) == 3 + len(names)
+    assert [line.split(" | ")[1] for line in lines[3:]] == names
 
 
 def test_a_new_layout_is_judged_on_held_out_photos_then_the_benchmark(
