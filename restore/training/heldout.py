@@ -111,10 +111,14 @@ def validate_heldout(model: nn.Module, crops: Tensor) -> HeldOutScore:
     return HeldOutScore(psnr, inputs, round(sum(gains) / len(gains), 4), harm)
 
 
+def network_file(weights: Path) -> nn.Module:
+    """The restoration network of a shipped or exported weight file, in eval mode."""
+    return load_weights(build_model(read_config(weights)), weights).eval()
+
+
 def score_file(weights: Path, crops: Tensor) -> HeldOutScore:
     """:func:`validate_heldout` of a shipped or exported weight file."""
-    model = load_weights(build_model(read_config(weights)), weights).eval()
-    return validate_heldout(model, crops)
+    return validate_heldout(network_file(weights), crops)
 
 
 @torch.no_grad()
@@ -168,9 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.crops:
         names = [p.stem for p in held_out_photos(args.data)]
         for w in args.weights:
-            model = load_weights(build_model(read_config(w)), w)
             print(f"{w}, {args.crops}\n| crop | photo | input | output | brightness shift |\n|---|---|---|---|---|")
-            for i, (pin, pout, shift) in enumerate(per_crop(model, crops, args.crops)):
+            for i, (pin, pout, shift) in enumerate(per_crop(network_file(w), crops, args.crops)):
                 print(f"| {i} | {names[i]} | {pin:.2f} | {pout:.2f} | {shift:+.1f} |")
         return 0
     scores = {str(w): score_file(w, crops) for w in args.weights}
