@@ -223,6 +223,9 @@ def _refine_note(upscale: int, refine: bool, done: Mapping[str, Any], estimated:
         )
     source = "estimated noise" if estimated else "noise from your level"
     note = f"Wiener refinement on ({source}: sigma {float(done.get('noise_sigma', 0.0)):.1f} grey levels)."
+    hard = float(done.get("wiener_hard_share", 0.0))
+    if hard >= 0.005:
+        note += f" Its pilot is {hard:.0%} the thresholded photo, as noise looks like the only fault."
     haze_weight, carry_weight = float(done.get("haze_weight", 0.0)), float(done.get("haze_carry_weight", 0.0))
     if haze_weight > 0.0:
         share = "" if haze_weight >= 0.995 else f" at {haze_weight:.0%}"

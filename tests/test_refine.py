@@ -13,6 +13,7 @@ import restore.refinements.wiener as R
 from restore import Restorer
 from restore.evaluation.evaluate import _model_method, load_restorers
 from restore.models.config import preset
+from restore.noise import grey_levels
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -69,6 +70,74 @@ def test_it_gives_back_texture_an_oversmoothed_pilot_lost(sigma: int) -> None:
     assert float(gate.mean()) > 0.8  # the residual is noise-like almost everywhere
     assert _psnr(z, clean) > _psnr(y, clean) + 1.5
     assert _psnr(z, clean) > _psnr(x, clean) + 1.5
+
+
+@pytest.mark.parametrize("sigma", [10, 25, 50])
+def test_the_second_pass_on_16px_blocks_beats_one_pass(sigma: int) -> None:
+    """The default passes (8x8, then 16x16 with the first result as the pilot) against one 8x8 pass."""
+    assert R.PASSES[0] == (8, 4) and len(R.PASSES) == 2
+    clean = textured(128, 160)
+    x = noisy(clean, sigma)
+    y = oversmoothed(x)
+    one, _ = R.wiener_refine(x, y, passes=R.PASSES[:1])
+    two, gate = R.wiener_refine(x, y)
+    assert _psnr(two, clean) > _psnr(one, clean) + 0.5
+    assert gate.shape == (1, 1, 128, 160) and float(gate.mean()) > 0.5
+
+
+@pytest.mark.parametrize("sigma", [5, 15, 30])
+def test_the_thresholded_input_denoises_and_keeps_texture(sigma: int) -> None:
+    clean = textured(128, 160)
+    x = noisy(clean, sigma)
+    z = R.hard_threshold(x, torch.full((3,), sigma / 255))
+    assert z.shape == x.shape
+    assert _psnr(z, clean) > _psnr(x, clean) + 2.0
+    assert _psnr(z, clean) > _psnr(oversmoothed(x), clean) + 1.0
+
+
+def test_the_thresholded_input_of_a_clean_photo_is_that_photo() -> None:
+    clean = textured(64, 80)
+    z = R.hard_threshold(clean, torch.full((3,), 1e-5))
+    assert float((z - clean).abs().max()) < 1e-4
+
+
+def test_the_thresholded_input_in_strips_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = noisy(textured(150, 90), 20)
+    whole = R.hard_threshold(x)
+    monkeypatch.setattr(R, "STRIP_ROWS", 12)
+    assert torch.allclose(whole, R.hard_threshold(x), atol=1e-5)
+
+
+@pytest.mark.parametrize(("sigma", "margin"), [(5, 1.0), (10, 0.2)])
+def test_the_thresholded_pilot_gives_back_what_an_oversmoothing_network_lost(sigma: int, margin: float) -> None:
+    """Light noise: the network's smoothing costs more than the noise, and the thresholded input
+    keeps the texture (on heavier noise the ramp hands the pilot back to the network)."""
+    clean = textured(128, 160)
+    x = noisy(clean, sigma)
+    y = oversmoothed(x)
+    plain, _ = R.wiener_refine(x, y)
+    mixed, _ = R.wiener_refine(x, y, hard=1.0)
+    assert _psnr(mixed, clean) > _psnr(plain, clean) + margin
+    assert torch.equal(R.wiener_refine(x, y, hard=0.0)[0], plain)
+    with pytest.raises(ValueError, match="hard"):
+        R.wiener_refine(x, y, hard=1.5)
+
+
+def test_the_thresholded_share_follows_the_noise_level_and_the_types() -> None:
+    noise_only = {"noise": 1.0, "rain": 0.0, "haze": 0.0, "blur": 0.0, "lowres": 1.0, "lowlight": 0.0}
+    assert R.hard_share(10.0, noise_only) == 1.0  # low resolution does not block it
+    assert R.hard_share(R.HARD_NONE_GREY, noise_only) == 0.0
+    middle = (R.HARD_FULL_GREY + R.HARD_NONE_GREY) / 2
+    assert R.hard_share(middle, noise_only) == pytest.approx(0.5)
+    assert R.hard_share(10.0, noise_only | {"noise": 0.4}) == pytest.approx(0.4)
+    for blocker in R.HARD_BLOCKED_BY:
+        assert R.hard_share(10.0, noise_only | {blocker: 1.0}) == 0.0
+    assert R.hard_share(10.0, None) == 0.0 and R.hard_share(10.0, {}) == 0.0
+
+
+def test_no_pass_is_refused() -> None:
+    with pytest.raises(ValueError, match="pass"):
+        R.wiener_refine(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), passes=())
 
 
 def test_it_keeps_a_restoration_that_is_not_input_plus_noise() -> None:
@@ -167,3 +236,26 @@ def test_evaluator_raw_suffix_turns_the_refinement_off() -> None:
     _model_method("m", Spy()).run(Sample(), Case())
     assert seen == [{"upscale": 1, "refine": False}, {"upscale": 1}]
     assert load_restorers([]) == {}
+
+
+@pytest.mark.parametrize("tile", [None, 48])
+def test_restorer_mixes_the_thresholded_pilot_only_for_noise_alone(tiny: Restorer, tile: int | None) -> None:
+    """Told the photo is noisy (``task``), whole or in tiles, the pilot's share is the ramp's at the
+    estimated level; told it is rainy, the share is 0 (the thresholded input keeps the streaks)."""
+    clean = (textured(64, 80)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    img = np.clip(clean + 10 * np.random.default_rng(4).standard_normal(clean.shape), 0, 255).astype(np.uint8)
+    level = grey_levels(R.image_noise_sigma(img))
+    shares: dict[str, float] = {}
+    outs: dict[str, np.ndarray] = {}
+    for task in ("noise", "rain", ["noise", "haze"]):
+        report: dict[str, object] = {}
+        outs[str(task)] = tiny.restore(img, task=task, tile=tile, overlap=16, report=report)
+        shares[str(task)] = float(report["wiener_hard_share"])
+    assert shares["noise"] == pytest.approx(R.hard_ramp(level)) and shares["noise"] > 0.5
+    assert shares["rain"] == 0.0 and shares[str(["noise", "haze"])] == 0.0
+    report = {}
+    tiny.restore(img, task="noise", refine=["wiener"], report=report)
+    assert report["wiener_hard_share"] == shares["noise"]
+    report = {}
+    tiny.restore(img, task="noise", refine=False, report=report)
+    assert "wiener_hard_share" not in report

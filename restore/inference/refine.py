@@ -6,7 +6,9 @@ refinement runs inside the network pass, tile by tile), with what they report.
 
 What each does: at ``upscale=1`` the pilot-guided Wiener refinement (:mod:`restore.refinements.wiener`)
 gives back the fine texture the network smoothed away with the noise, where the input is consistent
-with "clean + noise"; then, on photos the estimator finds hazy (and not dark), the haze pass
+with "clean + noise" (on photos the estimator finds noisy, and not rainy, hazy or dark, part of its
+pilot is the input hard-thresholded in a sliding DCT, the more the lighter the noise); then, on
+photos the estimator finds hazy (and not dark), the haze pass
 (:mod:`restore.refinements.haze`) dehazes a 256-px copy, the scale the network was trained on, and
 carries that correction to the full-size image: to the input's own pixels when haze is its only
 fault, to the low frequencies only otherwise. At ``upscale > 1`` gated back-projection
@@ -28,7 +30,7 @@ from restore.refinements import REFINEMENTS
 from restore.refinements.backproject import back_project, noise_weight
 from restore.refinements.haze import haze_pass, pass_weights, working_copy
 from restore.refinements.tone import lock_weights, tone_lock
-from restore.refinements.wiener import image_noise_sigma, wiener_refine
+from restore.refinements.wiener import hard_share, image_noise_sigma, wiener_refine
 
 #: Models whose haze pass follows the full-size restoration where it removed more haze than the
 #: 256-px copy (``haze_pass(follow_stronger=True)``). Measured on 6 validation crops of 512 px per
@@ -127,9 +129,25 @@ def apply_refinements(
     return out
 
 
-def wiener_pass(x: Tensor, y: Tensor, sigma: Tensor | None) -> Tensor:
+def wiener_share(
+    sigma: Tensor | None, probs: dict[str, float] | None, report: dict[str, object] | None = None
+) -> float:
+    """The thresholded input's share in the Wiener refinement's pilot for an image whose noise level
+    is ``sigma`` (per opponent channel; None: no refinement) and whose type probabilities are
+    ``probs`` (:func:`restore.refinements.wiener.hard_share`); noted in ``report`` as
+    ``"wiener_hard_share"`` when the refinement runs."""
+    if sigma is None:
+        return 0.0
+    share = hard_share(grey_levels(sigma), probs)
+    if report is not None:
+        report["wiener_hard_share"] = share
+    return share
+
+
+def wiener_pass(x: Tensor, y: Tensor, sigma: Tensor | None, share: float = 0.0) -> Tensor:
     """The network's output ``y`` after the Wiener refinement against its input ``x`` (``sigma``: the
-    whole image's noise level per opponent channel; None: no refinement, ``y`` as it is)."""
+    whole image's noise level per opponent channel; None: no refinement, ``y`` as it is; ``share``:
+    the thresholded input's share in the pilot, :func:`wiener_share`)."""
     if sigma is None:
         return y
-    return wiener_refine(x, y, sigma)[0].clamp_(0, 1)
+    return wiener_refine(x, y, sigma, hard=share)[0].clamp_(0, 1)

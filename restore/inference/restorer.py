@@ -34,12 +34,14 @@ from restore.inference.refine import (
     refinement_set,
     wants_probabilities,
     wiener_pass,
+    wiener_share,
 )
 from restore.inference.routing import enlarged, task_probabilities, type_weights
 from restore.inference.tiling import Encoded, ProgressFn, resolve_tile, restore_tiled, tile_count
 from restore.models import count_parameters
 from restore.models.config import ModelConfig
-from restore.noise import image_noise_level
+from restore.noise import grey_levels, image_noise_level
+from restore.refinements.wiener import hard_ramp
 from restore.resources import weights_dir
 
 
@@ -251,7 +253,8 @@ class Restorer:
                 it); ``"tone_lock_weights"`` (brightening, darkening: 0..1, the shares of the
                 network's tone shifts the tone lock took back) when it ran; when they ran,
                 ``"noise_sigma"`` (the Wiener filter's luminance sigma, grey
-                levels) and ``"back_projection_weight"`` (its noise gate, 0..1); when the type
+                levels), ``"wiener_hard_share"`` (0..1, the thresholded input's share in its
+                pilot) and ``"back_projection_weight"`` (its noise gate, 0..1); when the type
                 probabilities were needed, ``"probabilities"``.
             max_megapixels: the size limit for the input and, when upscaling, for the result;
                 None means the policy's (``RESTORE_MAX_MEGAPIXELS``, else 40). A file's size is
@@ -284,20 +287,24 @@ class Restorer:
         h, w = rgb.shape[:2]
         tile = resolve_tile(h, w, tile, overlap)
         logits: list[Tensor] = []
+        # the Wiener refinement's thresholded pilot reads the probabilities, where its ramp allows one
+        needs_probs = sigma is not None and hard_ramp(grey_levels(sigma)) > 0.0 and self.has_estimator
         if tile_count(h, w, tile, overlap) == 1:
             x = self._tensor(rgb)
             y = self._run(x, weights, logits=logits, conditions=conditions)
-            out = wiener_pass(x, y, sigma)[0].permute(1, 2, 0).float().cpu().numpy()
+            if needs_probs and probs is None:
+                probs = self._probabilities(rgb, logits)
+            share = wiener_share(sigma, probs, report)
+            out = wiener_pass(x, y, sigma, share)[0].permute(1, 2, 0).float().cpu().numpy()
             if progress:
                 progress(1, 1)
         else:
-            out = self._tiled(rgb, tile, overlap, weights, progress, sigma, conditions)
-        if wants_probabilities(use, upscale) and probs is None and self.has_estimator:
-            if logits and max(h, w) <= ANALYZE_SIDE and self.estimator is None:
-                # analyze() would run this very forward pass: reuse its estimate
-                probs = type_probabilities(logits[0], self.types)
-            else:
+            if needs_probs and probs is None:
                 probs = self._analyze(rgb).probabilities
+            share = wiener_share(sigma, probs, report)
+            out = self._tiled(rgb, tile, overlap, weights, progress, sigma, conditions, share)
+        if wants_probabilities(use, upscale) and probs is None and self.has_estimator:
+            probs = self._probabilities(rgb, logits)
 
         def run(copy: np.ndarray) -> np.ndarray:  # a resized copy measures its own level, scaled as the user's
             copy_sigma = copy_level(copy, reference, level) if self.config.noise_input else None
@@ -321,6 +328,14 @@ class Restorer:
             out = strength * out + (1.0 - strength) * (rgb.astype(np.float32) / 255.0)
         return to_uint8(out)
 
+    def _probabilities(self, rgb: np.ndarray, logits: list[Tensor]) -> dict[str, float]:
+        """The type probabilities of ``rgb``: from the logits of the forward pass that just ran on
+        it whole where :meth:`analyze` would run that very pass, else :meth:`_analyze`."""
+        h, w = rgb.shape[:2]
+        if logits and max(h, w) <= ANALYZE_SIDE and self.estimator is None:
+            return type_probabilities(logits[0], self.types)
+        return self._analyze(rgb).probabilities
+
     def _tiled(
         self,
         rgb: np.ndarray,
@@ -330,12 +345,13 @@ class Restorer:
         progress: ProgressFn | None,
         sigma: Tensor | None = None,
         conditions: Mapping[str, Tensor] | None = None,
+        share: float = 0.0,
     ) -> np.ndarray:
         """:func:`restore.inference.tiling.restore_tiled` with this model, then :func:`wiener_pass` on
-        each tile (``sigma``: as there; ``conditions``: the whole image's, as there)."""
+        each tile (``sigma``, ``share``: as there; ``conditions``: the whole image's, as there)."""
 
         def restore_tile(xt: Tensor, gate_means: list[Tensor] | None, enc: Encoded | None) -> np.ndarray:
-            out = wiener_pass(xt, self._run(xt, weights, gate_means, enc, conditions=conditions), sigma)
+            out = wiener_pass(xt, self._run(xt, weights, gate_means, enc, conditions=conditions), sigma, share)
             return out[0].permute(1, 2, 0).float().cpu().numpy()
 
         return restore_tiled(
