@@ -131,3 +131,12 @@ def test_the_app_says_which_refinement_ran() -> None:
     # the Wiener sentence comes first (a haze-pass sentence may follow: the tiny model's estimator is random)
     wiener = re.match(r"Wiener refinement on \(estimated noise: sigma ([\d.]+) grey levels\)\.", note(noisy, 1, True))
     assert wiener is not None and 12 < float(wiener.group(1)) < 18
+
+
+def test_the_app_says_how_much_of_the_pilot_is_the_thresholded_photo() -> None:
+    from studio.restore_tab import _refine_note
+
+    done = {"noise_sigma": 12.0, "wiener_hard_share": 0.8}
+    assert "Its pilot is 80% the thresholded photo, as noise looks like the only fault." in _refine_note(1, True, done)
+    quiet = _refine_note(1, True, {"noise_sigma": 12.0, "wiener_hard_share": 0.0})
+    assert quiet.startswith("Wiener refinement on") and "thresholded" not in quiet
