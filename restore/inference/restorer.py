@@ -289,19 +289,18 @@ class Restorer:
         logits: list[Tensor] = []
         # the Wiener refinement's thresholded pilot reads the probabilities, where its ramp allows one
         needs_probs = sigma is not None and hard_ramp(grey_levels(sigma)) > 0.0 and self.has_estimator
-        if tile_count(h, w, tile, overlap) == 1:
+        whole = tile_count(h, w, tile, overlap) == 1
+        if whole:  # its forward pass first: its logits may give the probabilities
             x = self._tensor(rgb)
             y = self._run(x, weights, logits=logits, conditions=conditions)
-            if needs_probs and probs is None:
-                probs = self._probabilities(rgb, logits)
-            share = wiener_share(sigma, probs, report)
+        if needs_probs and probs is None:
+            probs = self._probabilities(rgb, logits)
+        share = wiener_share(sigma, probs, report)
+        if whole:
             out = wiener_pass(x, y, sigma, share)[0].permute(1, 2, 0).float().cpu().numpy()
             if progress:
                 progress(1, 1)
         else:
-            if needs_probs and probs is None:
-                probs = self._analyze(rgb).probabilities
-            share = wiener_share(sigma, probs, report)
             out = self._tiled(rgb, tile, overlap, weights, progress, sigma, conditions, share)
         if wants_probabilities(use, upscale) and probs is None and self.has_estimator:
             probs = self._probabilities(rgb, logits)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -139,51 +139,46 @@ def _pad_to_lattice(x: Tensor, block: int, stride: int) -> Tensor:
     return x
 
 
-def _filter(x: Tensor, y: Tensor, sigma: Tensor, tau: float, block: int, stride: int) -> tuple[Tensor, Tensor]:
-    """Filter one strip. ``x``, ``y``: ``(3, h, w)`` opponent input and pilot on the lattice;
-    returns the refined strip and its per-pixel gate ``(1, h, w)``."""
-    h, w = x.shape[-2:]
-    dct = _dct_matrix(block).to(x)
-    cx = _transform(F.unfold(x[:, None], block, stride=stride), dct)  # (3, B*B, L) coefficients
-    cy = _transform(F.unfold(y[:, None], block, stride=stride), dct)
+def _filter(strip: Tensor, sigma: Tensor, tau: float, block: int, stride: int) -> Tensor:
+    """Filter one strip: ``strip`` is ``(6, h, w)``, the opponent input then the pilot, on the
+    lattice; returns ``(4, h, w)``, the refined strip then its per-pixel gate."""
+    h, w = strip.shape[-2:]
+    dct = _dct_matrix(block).to(strip)
+    coefficients = _transform(F.unfold(strip[:, None], block, stride=stride), dct)  # (6, B*B, L)
+    cx, cy = coefficients[:3], coefficients[3:]
     dc = (cx[:, :1] - cy[:, :1]) / sigma.view(3, 1, 1)
     gate = torch.exp(-dc.square().mean(0, keepdim=True) / tau**2)  # (1, 1, L)
     power = cy.square()
     cz = cx.mul_(power).div_(power.add_(sigma.square().view(3, 1, 1)))  # the empirical Wiener filter
     cz.sub_(cy).mul_(gate).add_(cy)  # gated: the pilot where the residual is not noise-like
     cz[:, 0] = cy[:, 0]  # the pilot's block means
-    ones = torch.ones(1, block * block, cz.shape[-1], dtype=x.dtype, device=x.device)
+    ones = torch.ones(1, block * block, cz.shape[-1], dtype=strip.dtype, device=strip.device)
     norm = F.fold(ones, (h, w), block, stride=stride)
     out = F.fold(_transform(cz, dct.T), (h, w), block, stride=stride) / norm
     g = F.fold(gate.expand(1, block * block, -1), (h, w), block, stride=stride) / norm
-    return out[:, 0], g[0]
+    return torch.cat([out[:, 0], g[0]])
 
 
-def _threshold(x: Tensor, _: Tensor, sigma: Tensor, tau: float, block: int, stride: int) -> tuple[Tensor, Tensor]:
-    """Hard-threshold one strip ``(3, h, w)`` in the sliding DCT (the DC always kept); returns it
-    and a gate of ones (the signature of :func:`_filter`, whose pilot and ``tau`` it ignores)."""
-    h, w = x.shape[-2:]
-    dct = _dct_matrix(block).to(x)
-    c = _transform(F.unfold(x[:, None], block, stride=stride), dct)  # (3, B*B, L)
+def _threshold(strip: Tensor, sigma: Tensor, block: int, stride: int) -> Tensor:
+    """Hard-threshold one ``(3, h, w)`` opponent strip in the sliding DCT (the DC always kept)."""
+    h, w = strip.shape[-2:]
+    dct = _dct_matrix(block).to(strip)
+    c = _transform(F.unfold(strip[:, None], block, stride=stride), dct)  # (3, B*B, L)
     keep = c.abs() > HARD_THRESHOLD * sigma.view(3, 1, 1)
     keep[:, 0] = True
-    weight = 1.0 / keep.sum(dim=1, keepdim=True).to(x.dtype)  # sparse blocks are the trusted ones
+    weight = 1.0 / keep.sum(dim=1, keepdim=True).to(strip.dtype)  # sparse blocks are the trusted ones
     spatial = _transform(c.mul_(keep), dct.T).mul_(weight)
     norm = F.fold(weight.expand(-1, block * block, -1), (h, w), block, stride=stride)
-    out = F.fold(spatial, (h, w), block, stride=stride) / norm
-    return out[:, 0], torch.ones(1, h, w, dtype=x.dtype, device=x.device)
+    return (F.fold(spatial, (h, w), block, stride=stride) / norm)[:, 0]
 
 
-def _one_pass(
-    xo: Tensor, yo: Tensor, sigma: Tensor, tau: float, block: int, stride: int, fn=_filter
-) -> tuple[Tensor, Tensor]:
-    """One pass of ``fn`` (:func:`_filter` or :func:`_threshold`) over ``(3, H, W)`` opponent
-    input and pilot, strip by strip: the result ``(3, H, W)`` and the gate ``(1, H, W)``."""
-    h, w = xo.shape[-2:]
-    xp, yp = _pad_to_lattice(xo[None], block, stride)[0], _pad_to_lattice(yo[None], block, stride)[0]
-    hp = xp.shape[-2]
-    out = torch.empty_like(xp)
-    gate = torch.empty(1, *xp.shape[-2:], dtype=xp.dtype, device=xp.device)
+def _by_strips(fn: Callable[[Tensor], Tensor], image: Tensor, block: int, stride: int) -> Tensor:
+    """``fn`` (a strip ``(C, h, w)`` on the block lattice -> ``(K, h, w)``) over a ``(C, H, W)``
+    image, a strip of rows at a time with a block of context each side: ``(K, H, W)``."""
+    h, w = image.shape[-2:]
+    padded = _pad_to_lattice(image[None], block, stride)[0]
+    hp = padded.shape[-2]
+    out = None
     rows = max(STRIP_ROWS - STRIP_ROWS % stride, stride)
     for r0 in range(0, hp, rows):
         r1 = min(r0 + rows, hp)
@@ -191,10 +186,17 @@ def _one_pass(
         b = min(r1 + block, hp)
         if b - a < block:
             a = max(b - block, 0)
-        z, g = fn(xp[:, a:b], yp[:, a:b], sigma, tau, block, stride)
+        z = fn(padded[:, a:b])
+        if out is None:
+            out = z.new_empty(z.shape[0], *padded.shape[-2:])
         out[:, r0:r1] = z[:, r0 - a : r1 - a]
-        gate[:, r0:r1] = g[:, r0 - a : r1 - a]
-    return out[:, :h, :w], gate[:, :h, :w]
+    return out[:, :h, :w]
+
+
+def _thresholded(xo: Tensor, sigma: Tensor) -> Tensor:
+    """The ``(3, H, W)`` opponent input thresholded at :data:`HARD_PASS` (``sigma`` clamped)."""
+    block, stride = HARD_PASS
+    return _by_strips(lambda strip: _threshold(strip, sigma, block, stride), xo, block, stride)
 
 
 def hard_threshold(x: Tensor, sigma: Tensor | None = None) -> Tensor:
@@ -204,8 +206,7 @@ def hard_threshold(x: Tensor, sigma: Tensor | None = None) -> Tensor:
     xo = to_opponent(x.float())[0]
     if sigma is None:
         sigma = noise_level(xo[None])[0]
-    z, _ = _one_pass(xo, xo, sigma.to(xo).clamp_min(1e-6), TAU, *HARD_PASS, fn=_threshold)
-    return from_opponent(z[None]).to(x.dtype)
+    return from_opponent(_thresholded(xo, sigma.to(xo).clamp_min(1e-6))[None]).to(x.dtype)
 
 
 def hard_ramp(sigma_grey: float) -> float:
@@ -264,10 +265,12 @@ def wiener_refine(
     if not 0.0 <= hard <= 1.0:
         raise ValueError(f"hard must be in [0, 1], got {hard}")
     if hard > 0.0:
-        thresholded, _ = _one_pass(xo, xo, sigma, tau, *HARD_PASS, fn=_threshold)
-        zo = zo + hard * (thresholded - zo)
+        zo = zo + hard * (_thresholded(xo, sigma) - zo)
     gate = None
     for block, stride in passes:
-        zo, g = _one_pass(xo, zo, sigma, tau, block, stride)
+        refined = _by_strips(
+            lambda strip, b=block, s=stride: _filter(strip, sigma, tau, b, s), torch.cat([xo, zo]), block, stride
+        )
+        zo, g = refined[:3], refined[3:]
         gate = g if gate is None else torch.minimum(gate, g)
     return from_opponent(zo[None]).to(y.dtype), gate[None]
