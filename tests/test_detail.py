@@ -10,8 +10,10 @@ import pytest
 import torch
 from net_helpers import randomised
 from PIL import Image
+from torch import nn
 
 from restore.models import build_degrad, build_model
+from restore.models.backbone import PlainNet
 from restore.models.config import _TINY_NDR, ModelConfig, preset
 from restore.training.config import load_train_config
 from restore.training.heldout import heldout_crops, per_crop, validate_heldout
@@ -156,8 +158,28 @@ def test_held_out_validation_scores_benchmark_cases_clipped_noise_and_families(p
     rows = set(score.psnr)
     assert {"case:noise25", "case:haze", "case:lowres-x2", "gauss15", "gauss50", "family:rain"} <= rows
     assert all(abs(score.gain(r)) < 0.05 for r in rows)
+    assert score.median_gain is not None and abs(score.median_gain) < 0.05
     moved = randomised(build_model(preset("ndr-detail-tiny")))
     assert validate_heldout(moved, crops).mean_gain != score.mean_gain
+
+
+def test_the_median_gain_sees_past_one_crops_false_alarm(photos: Path) -> None:
+    crops = heldout_crops(photos, count=3, size=48)
+    identity = build_model(preset("ndr-detail-tiny")).eval()
+
+    class DarkensOneCrop(nn.Module):
+        """The identity, but the first crop of every batch comes out 40 grey levels darker."""
+
+        cfg = identity.cfg
+
+        def forward(self, img: torch.Tensor, **_: object) -> tuple[torch.Tensor, dict]:
+            out = img.clone()
+            out[0] = out[0] - 40 / 255
+            return out, {}
+
+    score = validate_heldout(DarkensOneCrop(), crops)
+    assert score.mean_gain < -0.3, "the row means carry the one dark crop"
+    assert abs(score.median_gain) < 0.05, "two crops of three are untouched on every row"
 
 
 def test_held_out_row_crop_by_crop_agrees_with_its_mean_and_shows_a_tone_shift(photos: Path) -> None:
@@ -321,3 +343,38 @@ def test_init_rest_without_init_is_refused(tmp_path: Path, capsys: pytest.Captur
         train_main(["--init-rest", str(tmp_path / "dfpir.safetensors"), "--out", str(tmp_path / "run")])
     assert exit_info.value.code == 2 and "give --init too" in capsys.readouterr().err
     assert not (tmp_path / "run").exists(), "nothing is written before the arguments are checked"
+
+
+def test_gated_perturbation_blocks_start_as_the_identity_so_dfpir_starts_as_ndr_restores_u_net(
+    photos: Path, tmp_path: Path
+) -> None:
+    from restore.training.run_files import warm_start_weights
+
+    detail = {"outer_widths": (4,), "outer_blocks": 1, "noise_input": True, "tone_head": True}
+    (tmp_path / "ndr").mkdir()
+    ndr_cfg = load_train_config(None, model="ndr-detail-tiny", patch=32, batch=2)
+    ndr = Trainer(ndr_cfg, photos, tmp_path / "ndr", torch.device("cpu"))
+    randomised(ndr.model, seed=3)
+    ndr.save()
+    cfg = load_train_config(
+        None, model="dfpir-tiny", model_overrides={**detail, "dgpb_gate": True}, patch=32, batch=2, lr=1e-2, warmup=1
+    )
+    run = Trainer(cfg, photos, tmp_path / "run", torch.device("cpu"))
+    warm_start_weights(run, tmp_path / "ndr" / "last.pt")
+    model = run.model.eval()
+    x = torch.rand(2, 3, 24, 40)
+    z = model.prepare(x)[1]
+    skips, latent = model.unet.encode(z)
+    weights = torch.softmax(torch.randn(2, len(model.cfg.types)), dim=1)
+    for block, f in zip(model.blocks, [*skips[:3], latent], strict=True):
+        assert torch.equal(block(f, weights), f), "a gated block starts as the exact identity"
+    plain = PlainNet(model.cfg).eval()  # the same U-Net with nothing at the blocks' places
+    plain.unet = model.unet
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[0], plain(x)[0], rtol=0, atol=0)
+    run.model.train()
+    run.train_step()
+    gains = [block.gain.detach().abs().max().item() for block in run.model.blocks]
+    assert all(g > 0 for g in gains), "training opens the gates"
+    for block, f in zip(run.model.blocks, [*skips[:3], latent], strict=True):
+        assert not torch.equal(block(f, weights), f)

@@ -676,3 +676,17 @@ def test_chain_with_benchmark_keeps_a_candidate_that_loses_a_case(photos, run, t
     assert verdict["better"] is False and verdict["shipped_now"] is False
     assert "haze -1.00 dB" in verdict["reason"] and verdict["benchmark"] == {"haze": {}}
     assert shipped.read_bytes() == before
+
+
+def test_lr_scale_gives_named_parameters_their_own_step(photos, tmp_path):
+    t = trainer(photos, tmp_path / "scaled", lr_scale={"unet.out": 4.0}, lr=1e-3, warmup=1)
+    groups = {g["scale"]: g for g in t.opt.param_groups}
+    assert set(groups) == {1.0, 4.0}
+    names = {id(p): n for n, p in t.model.named_parameters()}
+    assert {names[id(p)] for p in groups[4.0]["params"]} == {"unet.out.weight", "unet.out.bias"}
+    t.train_step()
+    assert groups[4.0]["lr"] == pytest.approx(4 * groups[1.0]["lr"]) and groups[1.0]["lr"] > 0
+    with pytest.raises(ValueError, match="names no trained parameter"):
+        trainer(photos, tmp_path / "none", lr_scale={"no.such.module": 2.0})
+    with pytest.raises(ValueError, match="positive"):
+        TrainConfig(lr_scale=(("unet.", 0.0),))

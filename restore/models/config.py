@@ -48,6 +48,10 @@ class ModelConfig:
         keep_ratio: DFPIR: share of attention logits kept per row.
         alpha_init: DFPIR: initial output scale of the perturbed attention.
         perm_seed: DFPIR: seed of the per-type channel permutations.
+        dgpb_gate: DFPIR: every DGPB's change to its input passes a per-channel gain that starts
+            at zero, so the blocks start as the exact identity: DFPIR warm-started from
+            NDR-Restore's trained U-Net computes that U-Net without its injections, and its
+            training moves the blocks in as they earn their place.
         estimator_hidden: hidden units of the degradation estimator head.
         estimator_texture: the estimator also reads how finely each pooled map varies (mean
             absolute neighbour difference), besides its mean and std: each atom's activation map
@@ -117,6 +121,7 @@ class ModelConfig:
     keep_ratio: float = 0.9
     alpha_init: float = 0.2
     perm_seed: int = 0
+    dgpb_gate: bool = False
     estimator_hidden: int = 64
     estimator_texture: bool = False
     estimator_noise: bool = False
@@ -234,6 +239,7 @@ PRESETS: dict[str, ModelConfig] = {
         outer_widths=(16, 32),
         noise_input=True,
         tone_head=True,
+        dgpb_gate=True,
     ),
     "plain-small": ModelConfig(arch="plain", affine_head=True),
     "plain-tiny": ModelConfig(

@@ -46,6 +46,9 @@ class DGPB(nn.Module):
         seed, block: select the block's fixed permutations.
         expansion: feed-forward expansion.
         types: number of degradation types (one permutation each).
+        gate: scale the block's change to its input by a per-channel gain that starts at zero, so
+            the block starts as the exact identity and a trained backbone without blocks
+            warm-starts unchanged (``ModelConfig.dgpb_gate``).
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class DGPB(nn.Module):
         block: int,
         expansion: float,
         types: int = len(DEGRADATION_TYPES),
+        gate: bool = False,
     ) -> None:
         super().__init__()
         self.heads = heads
@@ -81,6 +85,7 @@ class DGPB(nn.Module):
         self.proj = nn.Conv2d(channels, channels, 1)
         self.norm_ffn = LayerNorm2d(channels)
         self.ffn = GDFN(channels, expansion)
+        self.gain = nn.Parameter(torch.zeros(1, channels, 1, 1)) if gate else None
 
     def perturb(self, x: Tensor, weights: Tensor) -> Tensor:
         """Channel perturbation: ``sum_t w_t * x[:, P_t]`` for ``x`` ``(B, 2C, H, W)``, weights ``(B, T)``."""
@@ -97,7 +102,8 @@ class DGPB(nn.Module):
         k, v = self.kv(self.norm_kv(f)).chunk(2, dim=1)
         att = channel_attention(q, k, v, self.heads, self.temperature, self.keep_ratio)
         out = f + self.proj(self.alpha * att)
-        return out + self.ffn(self.norm_ffn(out))
+        out = out + self.ffn(self.norm_ffn(out))
+        return out if self.gain is None else f + self.gain.to(out.dtype) * (out - f)
 
 
 def routing_weights(probabilities: Tensor, mode: str) -> Tensor:
@@ -139,6 +145,7 @@ class DFPIR(RestorationNet):
                 block=i,
                 expansion=cfg.ffn_expansion,
                 types=len(cfg.types),
+                gate=cfg.dgpb_gate,
             )
             for i, ch in enumerate(chans)
         )

@@ -67,6 +67,10 @@ class TrainConfig:
         train_only: train only the parameters whose names start with one of these prefixes
             (e.g. ``unet.affine``): the rest of the network, NDR-Degrad and the estimator stay as
             warm-started. Empty: train everything.
+        lr_scale: multipliers of the schedule's step for the parameters whose names start with a
+            prefix (YAML: a mapping such as ``{blocks.: 5}``): parts that start fresh in a
+            warm-started network (DFPIR's perturbation blocks on NDR-Restore's U-Net) move
+            faster than the trained rest. Empty: one step for all.
         seed: seeds crops, synthesis and init.
         threads: torch CPU threads (0 = torch's default).
         compile: wrap the model in torch.compile (CUDA).
@@ -120,6 +124,7 @@ class TrainConfig:
     val_size: int = 256
     val_grid: int = 2
     train_only: tuple[str, ...] = ()
+    lr_scale: tuple[tuple[str, float], ...] = ()
     seed: int = 0
     threads: int = 0
     compile: bool = False
@@ -143,6 +148,9 @@ class TrainConfig:
                 raise ValueError(f"{key}={getattr(self, key)} must be in [0, 1]")
         if not 0.0 <= self.family_share <= 1.0:
             raise ValueError(f"family_share={self.family_share} must be in [0, 1]")
+        bad = [k for k, v in self.lr_scale if not v > 0]
+        if bad:
+            raise ValueError(f"lr_scale multipliers must be positive, not for {bad}")
         if self.exclude_generators:
             check_exclude(dict(self.exclude_generators))
             if not self.families:
@@ -157,9 +165,11 @@ def load_train_config(path: str | Path | None, **overrides: Any) -> TrainConfig:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of config keys")
     data.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("model_overrides", "type_weights"):
+    for key in ("model_overrides", "type_weights", "lr_scale"):
         if isinstance(data.get(key), dict):
             data[key] = tuple(sorted(data[key].items()))
+    if isinstance(data.get("lr_scale"), list):  # a checkpoint's JSON: [[prefix, scale], ...]
+        data["lr_scale"] = tuple((str(k), float(v)) for k, v in data["lr_scale"])
     held = data.get("exclude_generators")
     if held:  # a YAML mapping, or the pairs of a checkpoint's JSON: {type: [name, ...]}
         pairs = held.items() if isinstance(held, dict) else held

@@ -77,7 +77,9 @@ class Trainer:
         if cfg.train_only:
             params = self._freeze_all_but(cfg.train_only)
         self.degrad_trains = self.degrad is not None and any(p.requires_grad for p in self.degrad.parameters())
-        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+        self.opt = torch.optim.AdamW(
+            self._param_groups(params), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99)
+        )
         self.params = params
         self.step = 0
         self.elapsed = 0.0
@@ -102,6 +104,23 @@ class Trainer:
         self._compile_pending = cfg.compile
         if cfg.compile:
             self.fwd_model = torch.compile(self.fwd_model)
+
+    def _param_groups(self, params: list[nn.Parameter]) -> list[dict]:
+        """The optimiser's groups: one per ``TrainConfig.lr_scale`` prefix that names a trained
+        parameter (the first prefix that matches wins), the rest at the schedule's own step."""
+        if not self.cfg.lr_scale:
+            return [{"params": params, "scale": 1.0}]
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        groups: dict[str, dict] = {}
+        for p in params:
+            name = names.get(id(p), "")
+            prefix = next((k for k, _ in self.cfg.lr_scale if name.startswith(k)), "")
+            scale = dict(self.cfg.lr_scale).get(prefix, 1.0)
+            groups.setdefault(prefix, {"params": [], "scale": scale})["params"].append(p)
+        unused = sorted({k for k, _ in self.cfg.lr_scale} - set(groups))
+        if unused:
+            raise ValueError(f"lr_scale names no trained parameter of {self.cfg.model}: {unused}")
+        return list(groups.values())
 
     def _freeze_all_but(self, prefixes: tuple[str, ...]) -> list[nn.Parameter]:
         """Freeze every parameter (NDR-Degrad's too) but those named with one of ``prefixes``;
@@ -259,7 +278,7 @@ class Trainer:
         cfg = self.cfg
         lr = lr_at(self.step, cfg, progress)
         for group in self.opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("scale", 1.0)
         clean = self.sampler(cfg.batch)
         use = "both"
         if cfg.alternate and self.degrad is not None:
