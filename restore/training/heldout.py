@@ -37,12 +37,11 @@ from torch import Tensor, nn
 
 from restore.data.photos import list_photos
 from restore.evaluation.benchmark import CASES
-from restore.evaluation.metrics import psnr_torch
 from restore.models import build_model
 from restore.models.weights import load_weights, read_config
 from restore.synthesis.registry import degrade
 from restore.training.patches import HELD_OUT_PHOTOS, split_holdout, validation_set
-from restore.training.validation import brightness_harm, psnr_t, validate_families
+from restore.training.validation import brightness_harm, crop_psnr, psnr_t, validate_families
 
 #: The side of the held-out photos' crops (:data:`~restore.training.patches.HELD_OUT_PHOTOS` of them).
 CROP = 256
@@ -98,11 +97,6 @@ def _restored(model: nn.Module, degraded: Tensor, upscale: int) -> Tensor:
     return model(degraded, **told)[0].float()
 
 
-def _crop_psnr(a: Tensor, b: Tensor) -> Tensor:
-    """Each crop's PSNR (dB), as :func:`psnr_t` averages it (capped at 100 dB)."""
-    return psnr_torch(a.float().clamp(0, 1), b.clamp(0, 1)).clamp(max=100.0)
-
-
 @torch.no_grad()
 def validate_heldout(model: nn.Module, crops: Tensor) -> HeldOutScore:
     """Score the raw network, blind (but for a told enlargement), on every row (see the module's
@@ -114,7 +108,7 @@ def validate_heldout(model: nn.Module, crops: Tensor) -> HeldOutScore:
         restored = _restored(model, degraded, upscale)
         psnr[name] = round(psnr_t(restored, crops), 3)
         inputs[name] = round(psnr_t(degraded, crops), 3)
-        crop_gains = _crop_psnr(restored, crops) - _crop_psnr(degraded, crops)
+        crop_gains = crop_psnr(restored, crops) - crop_psnr(degraded, crops)
         medians.append(float(crop_gains.median()))
     fam = validate_families(model, crops)
     for t in [k for k in fam if f"{k}_input" in fam]:

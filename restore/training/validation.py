@@ -14,10 +14,15 @@ from restore.synthesis import families
 from restore.synthesis.registry import DEGRADATION_TYPES, degrade
 
 
+def crop_psnr(a: Tensor, b: Tensor) -> Tensor:
+    """Each image's PSNR (dB) over the batch, ``(N,)``, both clamped to [0, 1], capped at 100 dB."""
+    return psnr_torch(a.float().clamp(0, 1), b.float().clamp(0, 1)).clamp(max=100.0)
+
+
 def psnr_t(a: Tensor, b: Tensor) -> float:
     """Mean over the batch of each image's PSNR (dB): the benchmark's convention, so one very bad
     crop costs its share instead of the whole pooled error (capped at 100 dB)."""
-    return float(psnr_torch(a.clamp(0, 1), b.clamp(0, 1)).clamp(max=100.0).mean())
+    return float(crop_psnr(a, b).mean())
 
 
 def _per_type(model: nn.Module, clean: Tensor, draws: Callable[[int, str], list[tuple[dict, int]]]) -> dict[str, float]:
